@@ -1,0 +1,335 @@
+"""CostCallbackHandler: the cost of every LLM call, per run, node, task, model and role.
+
+Works on any LangGraph graph or LCEL chain: it reads what the gateway said (the
+``x-litellm-response-cost`` header, ``usage.cost`` of streams) off the LLM results, and the routing
+record our chat model adds. Entries are keyed by the gateway call id, so replays change nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.tracers.context import register_configure_hook
+
+from ._budget import reservation_usd
+from ._errors import BudgetExceededError, RoutesExhaustedError
+from ._failures import inspect_error
+from ._ledger import (
+    CALL_ID_HEADER,
+    CostEntry,
+    entries_from_routing,
+    header,
+    resolve_cost,
+)
+from ._policy import RoutingPolicy
+from ._report import CostReport
+from ._runs import run_tracker
+from ._tokens import TokenCounter
+
+
+@dataclass
+class _Pending:
+    started: float
+    root: str
+    model: str | None
+    node: str | None
+    step: int | None
+    thread_id: str | None
+    task: str | None
+    prompt_tokens: int
+    first: dict[str, Any] = field(default_factory=dict)
+    streamed_chars: int = 0
+
+
+class CostCallbackHandler(BaseCallbackHandler):
+    """Accumulates a cost ledger from LLM callbacks.
+
+    ``budget_usd`` (optional) is a per-run budget: a call whose worst case (prompt at the input
+    price + max output at the output price) would push its run past the budget is refused with
+    :class:`BudgetExceededError` before any request. ``max_entries`` bounds memory; export and
+    drop finished runs with :meth:`pop_run`.
+    """
+
+    run_inline = True
+    raise_error = True  # only BudgetExceededError is ever raised on purpose
+
+    def __init__(
+        self,
+        policy: RoutingPolicy | None = None,
+        *,
+        budget_usd: float | None = None,
+        max_entries: int = 200_000,
+    ) -> None:
+        self.policy = policy or RoutingPolicy.default()
+        self.budget_usd = budget_usd
+        self._entries: OrderedDict[str, CostEntry] = OrderedDict()
+        self._pending: dict[UUID, _Pending] = {}
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._counter = TokenCounter(max_entries=10_000)
+        self._tracker = run_tracker()
+
+    def __repr__(self) -> str:
+        return f"CostCallbackHandler(entries={len(self._entries)}, total_usd={self.total_usd:.6f})"
+
+    # ---- reading --------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[CostEntry]:
+        """All entries, oldest first."""
+        with self._lock:
+            return list(self._entries.values())
+
+    @property
+    def total_usd(self) -> float:
+        """Total of known costs over every run."""
+        return self.report().total_usd
+
+    def report(self, run_id: str | UUID | None = None) -> CostReport:
+        """A :class:`CostReport` of one run (``run_id``) or of everything."""
+        wanted = str(run_id) if run_id is not None else None
+        entries = [e for e in self.entries if wanted is None or e.run_id == wanted]
+        return CostReport(entries, run_id=wanted)
+
+    def spent_usd(self, run_id: str) -> float:
+        return self.report(run_id).total_usd
+
+    def pop_run(self, run_id: str | UUID) -> list[dict[str, Any]]:
+        """Remove a finished run's entries and return them (JSON-safe dicts)."""
+        wanted = str(run_id)
+        with self._lock:
+            ids = [cid for cid, e in self._entries.items() if e.run_id == wanted]
+            return [self._entries.pop(cid).to_dict() for cid in ids]
+
+    def add(self, entry: CostEntry) -> bool:
+        """Add an entry; False when its call id is already in the ledger."""
+        with self._lock:
+            if entry.call_id in self._entries:
+                return False
+            self._entries[entry.call_id] = entry
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+            return True
+
+    # ---- callbacks --------------------------------------------------------------------------
+
+    def on_chat_model_start(
+        self,
+        serialized: Any,
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        invocation_params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        meta = dict(metadata or {})
+        params = dict(invocation_params or kwargs.get("invocation_params") or {})
+        model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
+        prompt_tokens = self._counter.count(messages[0] if messages else []).tokens
+        root = str(self._tracker.root_of(run_id, parent_run_id))
+        step = meta.get("langgraph_step")
+        pending = _Pending(
+            started=time.perf_counter(),
+            root=root,
+            model=model if isinstance(model, str) else None,
+            node=meta.get("langgraph_node"),
+            step=step if isinstance(step, int) else None,
+            thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
+            task=meta.get("routing_task"),
+            prompt_tokens=prompt_tokens,
+        )
+        with self._lock:
+            self._pending[run_id] = pending
+        if self.budget_usd is not None and pending.model in self.policy.models:
+            spec = self.policy.models[pending.model]
+            max_out = params.get("max_tokens") or params.get("max_completion_tokens")
+            reserve = reservation_usd(
+                spec, prompt_tokens, max_out or self.policy.reserve_output_tokens
+            )
+            spent = self.spent_usd(root)
+            if spent + reserve > self.budget_usd:
+                with self._lock:
+                    self._pending.pop(run_id, None)
+                raise BudgetExceededError(
+                    f"run {root} has spent ${spent:.6f} of ${self.budget_usd:.6f}; the next call "
+                    f"could cost up to ${reserve:.6f}",
+                    scope="run",
+                    entity=f"run={root}",
+                    spent_usd=spent,
+                    budget_usd=self.budget_usd,
+                )
+
+    def on_llm_new_token(  # type: ignore[override]
+        self, token: Any, *, run_id: UUID, chunk: Any = None, **kwargs: Any
+    ) -> None:
+        with self._lock:
+            pending = self._pending.get(run_id)
+        if pending is None:
+            return
+        pending.streamed_chars += len(token or "")
+        if pending.first or chunk is None:
+            return
+        info = dict(getattr(chunk, "generation_info", None) or {})
+        message = getattr(chunk, "message", None)
+        if message is not None:
+            info.update(message.response_metadata)
+        pending.first = {"headers": info.get("headers"), "routing": info.get("routing_call")}
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+        if pending is None or not response.generations or not response.generations[0]:
+            return
+        generation = response.generations[0][0]
+        message = getattr(generation, "message", None)
+        meta: dict[str, Any] = dict(generation.generation_info or {})
+        if message is not None:
+            meta.update(message.response_metadata)
+        usage = dict(getattr(message, "usage_metadata", None) or {})
+        routing = meta.get("routing")
+        if isinstance(routing, Mapping):
+            fixed = {**routing, "run_id": routing.get("run_id") or pending.root}
+            for entry in entries_from_routing(fixed, usage, fallback_id=str(run_id)):
+                self.add(entry)
+            return
+        model = str(meta.get("model_name") or pending.model or "")
+        headers = meta.get("headers")
+        prompt = int(usage.get("input_tokens") or pending.prompt_tokens)
+        completion = int(usage.get("output_tokens") or 0)
+        estimate = None
+        if model in self.policy.models:
+            estimate = self.policy.models[model].cost_usd(prompt, completion)
+        cost, source = resolve_cost(headers, meta.get("usage_cost"), estimate)
+        call_id = header(headers, CALL_ID_HEADER) or meta.get("id") or getattr(message, "id", None)
+        self.add(
+            self._entry(
+                pending, str(call_id or run_id), model, prompt, completion, cost, source, "ok"
+            )
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+        if pending is None:
+            return
+        if isinstance(error, RoutesExhaustedError):
+            exhausted: dict[str, Any] = {
+                "run_id": pending.root,
+                "thread_id": pending.thread_id,
+                "node": pending.node,
+                "step": pending.step,
+                "task": error.task,
+                "attempts": error.attempts,
+            }
+            for entry in entries_from_routing(exhausted, None, fallback_id=str(run_id)):
+                self.add(entry)
+            return
+        cancelled = (
+            isinstance(error, GeneratorExit | KeyboardInterrupt)
+            or type(error).__name__ == "CancelledError"
+        )
+        headers = (pending.first.get("headers") if cancelled else None) or {}
+        info = None if cancelled else inspect_error(error)
+        if info is not None:
+            headers = dict(info.headers)
+        routing: dict[str, Any] = pending.first.get("routing") or {}
+        model = str(routing.get("model") or pending.model or "")
+        completion = max(pending.streamed_chars // 4, 0) if cancelled else 0
+        estimate = None
+        if cancelled and model in self.policy.models:
+            estimate = self.policy.models[model].cost_usd(pending.prompt_tokens, completion)
+        cost, source = resolve_cost(headers, None, estimate)
+        call_id = header(headers, CALL_ID_HEADER) or f"{run_id}:error"
+        if not cancelled and info is None:
+            return  # not a gateway call failure (e.g. a budget refusal before any request)
+        self.add(
+            self._entry(
+                pending,
+                call_id,
+                model,
+                pending.prompt_tokens,
+                completion,
+                cost,
+                source,
+                "cancelled" if cancelled else "error",
+                task=routing.get("task"),
+                role=routing.get("role"),
+            )
+        )
+
+    def _entry(
+        self,
+        pending: _Pending,
+        call_id: str,
+        model: str,
+        prompt: int,
+        completion: int,
+        cost: float | None,
+        source: Any,
+        status: Any,
+        task: str | None = None,
+        role: str | None = None,
+    ) -> CostEntry:
+        return CostEntry(
+            call_id=call_id,
+            run_id=pending.root,
+            thread_id=pending.thread_id,
+            node=pending.node,
+            step=pending.step,
+            task=task or pending.task,
+            model=model or None,
+            role=role,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=cost,
+            source=source,
+            status=status,
+            latency_s=round(time.perf_counter() - pending.started, 6),
+        )
+
+
+_COST_VAR: ContextVar[CostCallbackHandler | None] = ContextVar(
+    "langgraph_routing_cost_tracking", default=None
+)
+_hook_lock = threading.Lock()
+_hook_registered = False
+
+
+@contextmanager
+def cost_tracking(
+    policy: RoutingPolicy | None = None, *, budget_usd: float | None = None
+) -> Iterator[CostCallbackHandler]:
+    """Track the cost of every LLM call made inside the block.
+
+    >>> from langgraph_routing.testing import LocalGateway
+    >>> with LocalGateway() as gw, cost_tracking() as costs:
+    ...     model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
+    ...     _ = model.with_task("plan").invoke("Plan a trip")
+    >>> costs.report().calls
+    1
+    """
+    global _hook_registered
+    if not _hook_registered:
+        with _hook_lock:
+            if not _hook_registered:
+                register_configure_hook(_COST_VAR, inheritable=True)
+                _hook_registered = True
+    handler = CostCallbackHandler(policy, budget_usd=budget_usd)
+    token = _COST_VAR.set(handler)
+    try:
+        yield handler
+    finally:
+        _COST_VAR.reset(token)

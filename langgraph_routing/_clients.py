@@ -1,0 +1,103 @@
+"""The ChatOpenAI clients behind a RoutingChatModel: one per (model, key, event loop).
+
+Every client has ``max_retries=0`` (the routing model owns retries), response headers and stream
+usage on, and keeps ``usage.cost`` of the final stream chunk, which langchain-openai drops.
+Async clients get an httpx client of their own per event loop, so repeated ``asyncio.run``
+never meets langchain-openai's cached client bound to a closed loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import weakref
+from typing import Any
+
+import httpx
+from langchain_core.outputs import ChatGenerationChunk
+from langchain_openai import ChatOpenAI
+
+USAGE_COST_KEY = "usage_cost"
+
+
+class GatewayChatOpenAI(ChatOpenAI):
+    """ChatOpenAI that keeps the gateway's ``usage.cost`` of the final stream chunk in
+    ``response_metadata["usage_cost"]``."""
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        usage = chunk.get("usage")
+        if generation is not None and isinstance(usage, dict) and usage.get("cost") is not None:
+            generation.message.response_metadata[USAGE_COST_KEY] = usage["cost"]
+        return generation
+
+
+def _key_id(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+class ClientPool:
+    """Caches configured clients; never exposes the keys it was given."""
+
+    def __init__(self, base_url: str | None, timeout_s: float, chat_kwargs: dict[str, Any]) -> None:
+        self._base_url = base_url
+        self._timeout = timeout_s
+        self._chat_kwargs = chat_kwargs
+        self._sync: dict[tuple[str, str], ChatOpenAI] = {}
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, str], ChatOpenAI]
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ClientPool(base_url={self._base_url!r}, clients={len(self._sync)})"
+
+    def _build(self, model: str, api_key: str, http_async_client: Any = None) -> ChatOpenAI:
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "api_key": api_key,
+            "base_url": self._base_url,
+            "max_retries": 0,
+            "timeout": self._timeout,
+            "include_response_headers": True,
+            "stream_usage": True,
+            **self._chat_kwargs,
+        }
+        if http_async_client is not None:
+            kwargs["http_async_client"] = http_async_client
+        return GatewayChatOpenAI(**kwargs)
+
+    def sync_client(self, model: str, api_key: str) -> ChatOpenAI:
+        key = (model, _key_id(api_key))
+        client = self._sync.get(key)
+        if client is None:
+            with self._lock:
+                client = self._sync.get(key) or self._build(model, api_key)
+                self._sync[key] = client
+        return client
+
+    def async_client(self, model: str, api_key: str) -> ChatOpenAI:
+        loop = asyncio.get_running_loop()
+        key = (model, _key_id(api_key))
+        with self._lock:
+            per_loop = self._async.get(loop)
+            if per_loop is None:
+                per_loop = {}
+                self._async[loop] = per_loop
+            client = per_loop.get(key)
+            if client is None:
+                http = httpx.AsyncClient(
+                    timeout=self._timeout,
+                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+                )
+                client = self._build(model, api_key, http_async_client=http)
+                per_loop[key] = client
+        return client

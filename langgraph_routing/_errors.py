@@ -1,0 +1,98 @@
+"""Errors raised by langgraph-routing.
+
+::
+
+    RoutingError                       base of everything raised here
+    ├── PolicyError (also ValueError)  a policy file or dict is malformed; names the key
+    ├── MissingKeyError                a role's key variable is unset at call time
+    ├── ContextTooLargeError           no model of the chain fits the prompt
+    ├── BudgetExceededError            a run, thread or gateway budget refused the call
+    ├── RoutesExhaustedError           every candidate failed; lists every attempt
+    └── CheckpointerError              a checkpointer URL could not be opened
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class RoutingError(Exception):
+    """Base class of every error raised by langgraph-routing."""
+
+
+class PolicyError(RoutingError, ValueError):
+    """A routing policy is malformed. The message names the key and the problem."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"policy key {key!r}: {problem}")
+
+
+class MissingKeyError(RoutingError):
+    """The environment variable holding a role's (or the gateway's) key is unset."""
+
+    def __init__(self, env_var: str, role: str | None) -> None:
+        self.env_var = env_var
+        self.role = role
+        who = f"role {role!r}" if role else "the gateway"
+        super().__init__(f"the API key of {who} is read from ${env_var}, which is not set")
+
+
+class ContextTooLargeError(RoutingError):
+    """The prompt fits no model of the task's upgrade chain."""
+
+    def __init__(self, prompt_tokens: int, tried: Sequence[str], detail: str = "") -> None:
+        self.prompt_tokens = prompt_tokens
+        self.tried = list(tried)
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"a prompt of ~{prompt_tokens} tokens fits none of {', '.join(tried)}{extra}"
+        )
+
+
+class BudgetExceededError(RoutingError):
+    """A budget refused the call.
+
+    ``scope`` is ``"run"``, ``"thread"`` or ``"gateway"``; ``entity`` names what the gateway
+    said was over budget (``"key=…"``, ``"team=…"``, ``"user=…"``) when it said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scope: str,
+        entity: str | None = None,
+        spent_usd: float | None = None,
+        budget_usd: float | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.scope = scope
+        self.entity = entity
+        self.spent_usd = spent_usd
+        self.budget_usd = budget_usd
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class RoutesExhaustedError(RoutingError):
+    """Every candidate model failed. ``attempts`` lists each try, failed or not."""
+
+    def __init__(self, task: str, attempts: Sequence[dict[str, Any]]) -> None:
+        self.task = task
+        self.attempts = list(attempts)
+        lines = "; ".join(
+            f"{a.get('model')}: {a.get('error_kind')}"
+            + (f" {a['status']}" if a.get("status") else "")
+            + (f" after waiting {a['waited_s']:.2f}s" if a.get("waited_s") else "")
+            for a in self.attempts
+        )
+        super().__init__(
+            f"all routes failed for task {task!r} ({len(self.attempts)} attempts: {lines})"
+        )
+
+
+class CheckpointerError(RoutingError):
+    """A checkpointer URL could not be opened; the message says what to do."""

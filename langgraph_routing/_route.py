@@ -1,0 +1,181 @@
+"""One routed call: the plan made before it, and the attempt bookkeeping during it.
+
+:class:`Route` holds no I/O: the chat model asks it which model to call, tells it how the call
+ended, and does the waiting. It applies the policy's decisions and records every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ContextTooLargeError, RoutesExhaustedError
+from ._failures import budget_error, inspect_error
+from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
+from ._policy import AgentTask, Choice, ErrorKind, RoutingPolicy
+from ._tokens import TokenCount
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Where a call sits in a run: ids and LangGraph position (no secrets)."""
+
+    run_id: str | None = None
+    thread_id: str | None = None
+    node: str | None = None
+    step: int | None = None
+
+    def request_extras(self, task: AgentTask) -> tuple[str | None, dict[str, str]]:
+        """The ``user`` field and the LiteLLM headers attached to every request."""
+        tags = [f"task:{task.value}"] + ([f"node:{self.node}"] if self.node else [])
+        meta = {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "node": self.node,
+            "task": task.value,
+        }
+        headers = {
+            "x-litellm-tags": ",".join(tags),
+            "x-litellm-spend-logs-metadata": json.dumps(meta, separators=(",", ":")),
+            "x-litellm-include-cost-in-streaming-usage": "true",
+        }
+        user = f"agent-run:{self.run_id}" if self.run_id else None
+        return user, headers
+
+
+@dataclass
+class Route:
+    """The attempt loop's state for one call."""
+
+    policy: RoutingPolicy
+    choice: Choice
+    prompt: TokenCount
+    needs_tools: bool
+    context: CallContext
+    model: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    _on_model: int = 0
+    _visited: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model = self.choice.model
+        self._visited = [self.model]
+
+    @property
+    def task(self) -> AgentTask:
+        return self.choice.task
+
+    def _switch(self, model: str) -> None:
+        self.model = model
+        self._on_model = 0
+        self._visited.append(model)
+
+    def _fits_window(self, model: str) -> bool:
+        spec = self.policy.models[model]
+        return self.prompt.tokens + self.choice.reserved_output <= spec.context_window
+
+    def failed(self, exc: BaseException, latency_s: float) -> float:
+        """Record a failed attempt; return the seconds to wait before the next one, or raise."""
+        info = inspect_error(exc)
+        if info is None:
+            raise exc
+        self._on_model += 1
+        attempt: dict[str, Any] = {
+            "model": self.model,
+            "error_kind": info.kind.value,
+            "status": info.status,
+            "waited_s": 0.0,
+            "call_id": header(info.headers, CALL_ID_HEADER),
+            "cost_usd": parse_cost(header(info.headers, COST_HEADER)),
+            "latency_s": round(latency_s, 6),
+        }
+        self.attempts.append(attempt)
+        action = self.policy.on_error(
+            info.kind, self._on_model, info.retry_after_s, random.random()
+        )
+        if action.kind == "retry":
+            attempt["waited_s"] = action.delay_s
+            return action.delay_s
+        if action.kind == "upgrade":
+            bigger = self.policy.upgrade_of(self.model)
+            while bigger is not None and (
+                bigger in self._visited
+                or (self.needs_tools and not self.policy.models[bigger].supports_tools)
+            ):
+                bigger = self.policy.upgrade_of(bigger)
+            if bigger is None:
+                raise ContextTooLargeError(
+                    self.prompt.tokens, self._visited, "the gateway said it does not fit"
+                ) from exc
+            self._switch(bigger)
+            return 0.0
+        if action.kind == "fallback":
+            for candidate in self.policy.fallback_chain(self.choice.model, self.needs_tools) + [
+                m
+                for v in list(self._visited)
+                for m in self.policy.fallback_chain(v, self.needs_tools)
+            ]:
+                if candidate not in self._visited and self._fits_window(candidate):
+                    self._switch(candidate)
+                    return 0.0
+            raise RoutesExhaustedError(self.task.value, self.attempts) from exc
+        if info.kind is ErrorKind.BUDGET:
+            raise budget_error(info) from exc
+        raise exc
+
+    def succeeded(
+        self,
+        headers: Mapping[str, Any] | None,
+        usage_cost: Any,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        latency_s: float,
+        fallback_call_id: str | None,
+    ) -> dict[str, Any]:
+        """Record the successful attempt; return ``response_metadata["routing"]``."""
+        spec = self.policy.models[self.model]
+        estimate = spec.cost_usd(
+            prompt_tokens if prompt_tokens is not None else self.prompt.tokens,
+            completion_tokens or 0,
+        )
+        cost, source = resolve_cost(headers, usage_cost, estimate)
+        call_id = header(headers, CALL_ID_HEADER) or fallback_call_id
+        self.attempts.append(
+            {
+                "model": self.model,
+                "error_kind": None,
+                "status": 200,
+                "waited_s": 0.0,
+                "call_id": call_id,
+                "cost_usd": cost,
+                "latency_s": round(latency_s, 6),
+            }
+        )
+        return self.metadata(call_id=call_id, cost_usd=cost, cost_source=source)
+
+    def metadata(self, **extra: Any) -> dict[str, Any]:
+        """The routing record of this call (JSON-safe, no secrets)."""
+        reason = self.choice.reason
+        if self.model != self.choice.model:
+            last_error = next(
+                (a["error_kind"] for a in reversed(self.attempts) if a["error_kind"]), None
+            )
+            reason += f"; {last_error} -> {self.model}"
+        return {
+            "task": self.task.value,
+            "model": self.model,
+            "requested_model": self.choice.model,
+            "role": self.choice.role,
+            "reason": reason,
+            "prompt_tokens": self.prompt.tokens,
+            "tokens_approximate": self.prompt.approximate,
+            "run_id": self.context.run_id,
+            "thread_id": self.context.thread_id,
+            "node": self.context.node,
+            "step": self.context.step,
+            "attempts": [dict(a) for a in self.attempts],
+            **extra,
+        }

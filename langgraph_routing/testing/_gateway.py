@@ -1,0 +1,312 @@
+"""LocalGateway: a LiteLLM-proxy-compatible OpenAI gateway emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from langgraph_routing.testing._app import App
+from langgraph_routing.testing._config import (
+    GatewayConfigError,
+    GatewayModel,
+    VirtualKey,
+    models_from_policy,
+    normalize_keys,
+    normalize_models,
+    validate_port,
+)
+from langgraph_routing.testing._faults import Fault, FaultTable
+from langgraph_routing.testing._holds import Holds
+from langgraph_routing.testing._ledger import Ledger
+from langgraph_routing.testing._records import RequestRecord
+from langgraph_routing.testing._replies import Reply, reply_from_script
+from langgraph_routing.testing._server import Server
+
+__all__ = ["LocalGateway", "serve"]
+
+_POLL_S = 0.05
+
+
+class LocalGateway:
+    """An OpenAI-compatible HTTP gateway on 127.0.0.1 that answers like the LiteLLM proxy.
+
+    It prices calls, sends ``x-litellm-*`` headers, enforces virtual-key budgets and rpm,
+    and fails on demand (:meth:`add_fault`). Use the real ``openai`` SDK or ``ChatOpenAI``.
+
+    >>> import openai
+    >>> with LocalGateway() as gw:
+    ...     client = openai.OpenAI(base_url=gw.base_url, api_key="sk-local-master", max_retries=0)
+    ...     r = client.chat.completions.with_raw_response.create(
+    ...         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    ...     float(r.headers["x-litellm-response-cost"]) == gw.total_spend > 0
+    True
+    """
+
+    def __init__(
+        self,
+        models: Iterable[GatewayModel] | Mapping[str, GatewayModel] | None = None,
+        *,
+        keys: Iterable[VirtualKey] | None = None,
+        master_key: str | None = "sk-local-master",
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._models = normalize_models(models)
+        self._keys = normalize_keys(keys, master_key)
+        self._master_key = master_key
+        self._requested_port = validate_port(port)
+        if not isinstance(host, str) or not host:
+            raise GatewayConfigError(f"host must be a non-empty string, got {host!r}")
+        self._host = host
+        self._faults = FaultTable()
+        self._ledger = Ledger()
+        self._holds = Holds()
+        self._script_counter = 0
+        self._lock = threading.Lock()
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_policy(cls, policy: Any, **kw: Any) -> LocalGateway:
+        """Serve the models of a routing policy (anything with ``.models: Mapping[str, spec]``).
+
+        >>> from types import SimpleNamespace as NS
+        >>> spec = NS(context_window=1000, max_output_tokens=100, input_per_million=1.0,
+        ...           output_per_million=2.0, supports_tools=False)
+        >>> LocalGateway.from_policy(NS(models={"tiny": spec})).models["tiny"].supports_tools
+        False
+        """
+        return cls(models_from_policy(policy), **kw)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalGateway:
+        """Bind the port and serve in a daemon thread; returns ``self``. Idempotent."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            app = App(
+                self._models, self._keys, self._master_key, self._faults, self._ledger, self._holds
+            )
+            server = Server(self._host, self._requested_port, app)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": _POLL_S},
+                name=f"LocalGateway:{server.server_port}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Release held requests, close all connections and free the port. Idempotent."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        self._holds.release_all()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
+    def _require_server(self) -> Server:
+        server = self._server
+        if server is None:
+            raise RuntimeError("LocalGateway is not started; call start() or use `with`")
+        return server
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after :meth:`start`)."""
+        return self._require_server().server_port
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``, the OpenAI ``base_url``."""
+        return self.url + "/v1"
+
+    @property
+    def master_key(self) -> str | None:
+        """The always-valid key (None: any bearer token is accepted)."""
+        return self._master_key
+
+    @property
+    def models(self) -> dict[str, GatewayModel]:
+        """Served models by name."""
+        return dict(self._models)
+
+    @property
+    def keys(self) -> dict[str, VirtualKey]:
+        """Configured virtual keys by key."""
+        return dict(self._keys)
+
+    # --- faults and scripts ----------------------------------------------------------------
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        model: str | None = None,
+        key: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+        **params: Any,
+    ) -> Fault:
+        """Fail matching calls. ``nth`` counts calls matching model/key (1-based); ``times=None``
+        fails forever. Kinds: rate_limit, server_error, hang, drop, truncate_stream,
+        malformed_json, missing_usage, cost_header, context_overflow, budget_exceeded, auth_error.
+
+        >>> gw = LocalGateway()
+        >>> gw.add_fault("server_error", model="gpt-4o", status=503).params["status"]
+        503
+        """
+        fault = Fault(
+            kind,
+            model=model,
+            key=key,
+            nth=nth,
+            times=times,
+            params=params,
+            known_models=self._models,
+        )
+        return self._faults.add(fault)
+
+    @property
+    def faults(self) -> list[Fault]:
+        """Current fault rules, in priority order."""
+        return self._faults.rules
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._faults.clear()
+
+    def script(self, model: str, replies: list[str | dict[str, Any]]) -> None:
+        """Queue the next replies of ``model``: a string is the content, a dict a raw assistant
+        message (e.g. with ``tool_calls``). Scripts win over synthesized replies.
+
+        >>> gw = LocalGateway()
+        >>> gw.script("gpt-4o", ["first", {"content": None, "tool_calls": [
+        ...     {"function": {"name": "add", "arguments": {"a": 1, "b": 2}}}]}])
+        """
+        if model not in self._models:
+            raise GatewayConfigError(f"script: unknown model {model!r}")
+        converted: list[Reply] = []
+        for i, item in enumerate(replies):
+            if not isinstance(item, str | dict):
+                raise GatewayConfigError(f"script: reply {i} must be a str or dict, got {item!r}")
+            with self._lock:
+                self._script_counter += 1
+                seed = f"script-{self._script_counter}"
+            try:
+                converted.append(reply_from_script(item, seed))
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise GatewayConfigError(
+                    f"script: reply {i} is not a valid message: {exc!r}"
+                ) from exc
+        self._ledger.add_script(model, converted)
+
+    def release_holds(self) -> None:
+        """Let every request held by a ``hang`` fault continue."""
+        self._holds.release_all()
+
+    def wait_for_held(self, n: int = 1, timeout: float = 10) -> bool:
+        """Wait until ``n`` requests are held by ``hang`` faults; False on timeout."""
+        return self._holds.wait_for(n, timeout)
+
+    # --- observation -----------------------------------------------------------------------
+    @property
+    def log(self) -> list[RequestRecord]:
+        """Snapshot of the request log, oldest first."""
+        return self._ledger.records()
+
+    def calls(self, model: str | None = None, status: int | None = None) -> list[RequestRecord]:
+        """Logged requests, filtered by model and/or HTTP status (0 = dropped)."""
+        return [
+            r
+            for r in self._ledger.records()
+            if (model is None or r.model == model) and (status is None or r.status == status)
+        ]
+
+    def spend_by_key(self) -> dict[str, float]:
+        """USD charged per bearer key (as sent)."""
+        return self._ledger.spend_by_key()
+
+    def spend_by_user(self) -> dict[str, float]:
+        """USD charged per request ``user`` field."""
+        return self._ledger.spend_by_user()
+
+    @property
+    def total_spend(self) -> float:
+        """USD charged in total (``math.fsum``)."""
+        return self._ledger.total_spend()
+
+    def reset(self) -> None:
+        """Clear log, faults, scripts, spend and rpm windows, and release held requests."""
+        self._faults.clear()
+        self._ledger.reset()
+        self._holds.release_all()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "stopped"
+        return (
+            f"LocalGateway({where}, models={list(self._models)!r}, keys={len(self._keys)}, "
+            f"auth={'on' if self._master_key is not None else 'off'})"
+        )
+
+
+def serve(
+    port: int,
+    policy_path: str | None = None,
+    host: str = "127.0.0.1",
+    *,
+    master_key: str | None = "sk-local-master",
+) -> None:
+    """Run a gateway in the foreground until interrupted (the ``gateway`` CLI command).
+
+    ``policy_path`` (YAML/TOML) supplies the models; default: the five models of the design.
+    """
+    if policy_path is not None:
+        policy_module = importlib.import_module("langgraph_routing._policy")
+        policy = policy_module.RoutingPolicy.from_file(policy_path)
+        gateway = LocalGateway.from_policy(policy, port=port, host=host, master_key=master_key)
+    else:
+        gateway = LocalGateway(port=port, host=host, master_key=master_key)
+    stop = threading.Event()
+    with gateway:
+        print(
+            f"LocalGateway listening on {gateway.base_url} (models: {', '.join(gateway.models)})",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()

@@ -1,0 +1,5 @@
+"""Shared pytest configuration: fixtures live in plugin modules, one per area."""
+
+pytest_plugins = [
+    "tests.fixtures_gateway",
+]

@@ -1,0 +1,250 @@
+"""RoutingChatModel against LocalGateway: routing per task, upgrades and the failure table.
+
+Each test proves what happened from the gateway's request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import Any, TypedDict
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+
+from langgraph_routing import (
+    AgentTask,
+    BudgetExceededError,
+    ContextTooLargeError,
+    MissingKeyError,
+    RoutesExhaustedError,
+    RoutingPolicy,
+    init_routing_model,
+)
+from langgraph_routing.testing import LocalGateway
+
+
+@pytest.fixture
+def model(gateway: LocalGateway) -> Any:
+    return init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key)
+
+
+@tool
+def add(a: float, b: float) -> float:
+    """Add two numbers a and b."""
+    return a + b
+
+
+def test_four_node_graph_sends_each_node_to_its_policy_model(
+    gateway: LocalGateway, model: Any
+) -> None:
+    class S(TypedDict):
+        messages: list[Any]
+
+    def node(state: S) -> S:
+        reply = model.invoke(state["messages"])
+        return {"messages": [*state["messages"], reply]}
+
+    g = StateGraph(S)
+    order = ["plan", "tool_select", "synthesize", "critique"]
+    for name in order:
+        g.add_node(name, node)
+    g.add_edge(START, order[0])
+    for a, b in itertools.pairwise(order):
+        g.add_edge(a, b)
+    g.add_edge(order[-1], END)
+    out = g.compile().invoke({"messages": [HumanMessage("Plan a trip to Kyoto")]})
+
+    policy = RoutingPolicy.default()
+    expected = [policy.tasks[AgentTask(n)].model for n in order]
+    assert [r.model for r in gateway.log] == expected
+    routed = [m.response_metadata["routing"] for m in out["messages"] if isinstance(m, AIMessage)]
+    assert [r["task"] for r in routed] == order
+    assert [r["node"] for r in routed] == order
+    run_ids = {r["run_id"] for r in routed}
+    assert len(run_ids) == 1 and None not in run_ids
+    # every request carried the run id, the tags and the spend-logs metadata
+    for rec, name in zip(gateway.log, order, strict=True):
+        assert rec.user == f"agent-run:{next(iter(run_ids))}"
+        assert f"task:{name}" in rec.headers["x-litellm-tags"]
+        assert json.loads(rec.headers["x-litellm-spend-logs-metadata"])["node"] == name
+        assert rec.headers["x-litellm-include-cost-in-streaming-usage"] == "true"
+
+
+def test_task_resolution_order(gateway: LocalGateway, model: Any) -> None:
+    model.with_task("synthesize").invoke("a", config={"metadata": {"routing_task": "plan"}})
+    model.invoke("b", config={"metadata": {"routing_task": "plan"}})
+    model.invoke("c")  # default_task
+    assert [r.model for r in gateway.log] == [
+        "claude-3-5-sonnet-20241022",
+        "o3-mini",
+        "gpt-4o-mini",
+    ]
+
+
+def test_prompt_past_window_goes_to_upgrade_before_any_request(
+    gateway: LocalGateway, model: Any
+) -> None:
+    big = "word " * 110_000  # ~110k tokens: over 80% of gpt-4o-mini's 128k window
+    reply = model.with_task("tool_select").invoke(big)
+    assert [r.model for r in gateway.log] == ["gpt-4o"]
+    routing = reply.response_metadata["routing"]
+    assert routing["requested_model"] == "gpt-4o"
+    assert "gpt-4o-mini" in routing["reason"] and routing["prompt_tokens"] > 100_000
+
+
+def test_nothing_fits_raises_context_too_large_without_request(
+    gateway: LocalGateway, model: Any
+) -> None:
+    with pytest.raises(ContextTooLargeError) as info:
+        model.with_task("tool_select").invoke("word " * 130_000)
+    assert gateway.log == []
+    assert "gpt-4o" in str(info.value)
+
+
+def test_gateway_overflow_answer_retries_once_on_upgrade(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("context_overflow", model="gpt-4o-mini")
+    reply = model.with_task("tool_select").invoke("short question")
+    assert [(r.model, r.status) for r in gateway.log] == [("gpt-4o-mini", 400), ("gpt-4o", 200)]
+    attempts = reply.response_metadata["routing"]["attempts"]
+    assert [a["error_kind"] for a in attempts] == ["context_overflow", None]
+
+
+def test_rate_limit_waits_retry_after_then_succeeds_on_same_model(
+    gateway: LocalGateway, model: Any
+) -> None:
+    gateway.add_fault("rate_limit", model="o3-mini", retry_after=1)
+    started = time.monotonic()
+    reply = model.with_task("plan").invoke("plan it")
+    elapsed = time.monotonic() - started
+    assert [(r.model, r.status) for r in gateway.log] == [("o3-mini", 429), ("o3-mini", 200)]
+    assert elapsed >= 1.0
+    first = reply.response_metadata["routing"]["attempts"][0]
+    assert first["error_kind"] == "rate_limit" and first["waited_s"] == 1
+
+
+def test_provider_retry_after_header_is_honoured(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("rate_limit", model="o3-mini", provider_retry_after=0.2)
+    reply = model.with_task("plan").invoke("plan it")
+    assert len(gateway.log) == 2
+    assert reply.response_metadata["routing"]["attempts"][0]["waited_s"] == pytest.approx(0.2)
+
+
+def test_server_error_falls_back_with_tools(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("server_error", model="gpt-4o-mini", status=503)
+    reply = model.with_task("tool_select").bind_tools([add]).invoke("add 2 and 3")
+    assert [(r.model, r.status) for r in gateway.log] == [
+        ("gpt-4o-mini", 503),
+        ("claude-3-5-haiku-20241022", 200),
+    ]
+    assert list(gateway.log[1].tools) == ["add"]
+    assert reply.tool_calls and reply.tool_calls[0]["name"] == "add"
+    assert reply.response_metadata["routing"]["model"] == "claude-3-5-haiku-20241022"
+
+
+def test_budget_exceeded_raises_after_one_request(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("budget_exceeded", model="o3-mini")
+    with pytest.raises(BudgetExceededError) as info:
+        model.with_task("plan").invoke("plan")
+    assert len(gateway.log) == 1
+    assert info.value.scope == "gateway"
+    assert info.value.status_code == 422
+
+
+def test_auth_error_raises_after_one_request(gateway: LocalGateway) -> None:
+    bad = init_routing_model(base_url=gateway.base_url, api_key="sk-wrong-key")
+    with pytest.raises(Exception) as info:
+        bad.with_task("plan").invoke("plan")
+    assert len(gateway.log) == 1 and gateway.log[0].status == 401
+    assert "sk-wrong-key" not in str(info.value)
+
+
+def test_all_candidates_failed_lists_every_attempt(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("server_error", model="o3-mini", status=500, times=None)
+    gateway.add_fault("server_error", model="claude-3-5-sonnet-20241022", status=502, times=None)
+    with pytest.raises(RoutesExhaustedError) as info:
+        model.with_task("plan").invoke("plan")
+    assert [(a["model"], a["status"]) for a in info.value.attempts] == [
+        ("o3-mini", 500),
+        ("claude-3-5-sonnet-20241022", 502),
+    ]
+    assert len(gateway.log) == 2
+
+
+def test_truncated_stream_falls_back(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("truncate_stream", model="o3-mini")
+    chunks = list(model.with_task("plan").stream("plan a trip"))
+    final = chunks[0]
+    for c in chunks[1:]:
+        final = final + c
+    assert [r.model for r in gateway.log] == ["o3-mini", "claude-3-5-sonnet-20241022"]
+    assert final.response_metadata["routing"]["model"] == "claude-3-5-sonnet-20241022"
+
+
+def test_role_keys_read_at_call_time(
+    gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = RoutingPolicy.default().model_dump()
+    policy["roles"] = {"planner": {"api_key_env": "TEST_ROUTING_KEY_PLANNER"}}
+    policy["tasks"]["plan"]["role"] = "planner"
+    model = init_routing_model(policy, base_url=gateway.base_url, api_key=gateway.master_key)
+    monkeypatch.delenv("TEST_ROUTING_KEY_PLANNER", raising=False)
+    with pytest.raises(MissingKeyError, match="TEST_ROUTING_KEY_PLANNER"):
+        model.with_task("plan").invoke("x")
+    assert gateway.log == []
+    monkeypatch.setenv("TEST_ROUTING_KEY_PLANNER", str(gateway.master_key))
+    reply = model.with_task("plan").invoke("x")
+    assert reply.response_metadata["routing"]["role"] == "planner"
+
+
+class Answer(BaseModel):
+    city: str
+    days: int
+
+
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+def test_structured_output(gateway: LocalGateway, model: Any, method: str) -> None:
+    result = (
+        model.with_task("synthesize")
+        .with_structured_output(Answer, method=method)
+        .invoke("Kyoto for 3 days")
+    )
+    assert isinstance(result, Answer)
+    assert len(gateway.log) == 1
+
+
+def test_async_stream_batch_and_repeated_asyncio_run(gateway: LocalGateway, model: Any) -> None:
+    async def go() -> list[Any]:
+        a = await model.with_task("plan").ainvoke("one")
+        chunks = [c async for c in model.with_task("critique").astream("two")]
+        return [a, chunks]
+
+    for _ in range(3):
+        a, chunks = asyncio.run(go())
+        assert a.response_metadata["routing"]["model"] == "o3-mini"
+        assert len(chunks) > 1
+    replies = model.with_task("plan").batch(["x", "y", "z"])
+    assert all(r.response_metadata["routing"]["task"] == "plan" for r in replies)
+    assert len(gateway.log) == 3 * 2 + 3
+
+
+def test_secrets_never_in_repr_metadata_or_errors(
+    gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = str(gateway.master_key)
+    model = init_routing_model(base_url=gateway.base_url, api_key=secret)
+    reply = model.with_task("plan").invoke("hello")
+    assert secret not in repr(model) and secret not in str(model)
+    assert secret not in json.dumps(model.model_dump(), default=str)
+    assert secret not in json.dumps(reply.response_metadata, default=str)
+    gateway.add_fault("server_error", model="o3-mini", status=500, times=None)
+    gateway.add_fault("server_error", model="claude-3-5-sonnet-20241022", status=500, times=None)
+    with pytest.raises(RoutesExhaustedError) as info:
+        model.with_task("plan").invoke("hello")
+    assert secret not in str(info.value) and secret not in repr(info.value.attempts)
+    assert secret not in caplog.text
