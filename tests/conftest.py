@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures_gateway",
+    "tests.fixtures_postgres",
 ]

@@ -1,0 +1,376 @@
+"""The graph-state checkpointer adapter.
+
+:class:`RoutingCheckpointer` wraps any LangGraph ``BaseCheckpointSaver``. It delegates every
+method to the wrapped saver, gives sync-only savers working async methods (and async-only
+savers their own sync bridge), and stamps each checkpoint's metadata with a small JSON-safe
+cost summary read from the ``costs`` ledger channel and the ``stop_reason`` channel, so that
+``checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"})`` works on any
+backend. Nothing else from the state is ever copied into metadata.
+
+Opening a checkpointer from a URL lives in ``_checkpoint_open``; thread listing and resuming
+in ``_threads``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+
+from langgraph_routing._errors import CheckpointerError
+
+__all__ = [
+    "LEDGER_CHANNEL",
+    "METADATA_KEYS",
+    "STOP_REASON_CHANNEL",
+    "CheckpointerError",
+    "RoutingCheckpointer",
+    "routing_summary",
+]
+
+LEDGER_CHANNEL = "costs"
+"""Name of the state channel holding the cost ledger (a list of entries)."""
+
+STOP_REASON_CHANNEL = "stop_reason"
+"""Name of the state channel holding why a run stopped."""
+
+METADATA_KEYS = (
+    "routing_cost_usd",
+    "routing_unknown_cost_calls",
+    "routing_models",
+    "routing_stop_reason",
+)
+"""The only metadata keys the adapter ever writes."""
+
+
+def _field(entry: Any, name: str) -> Any:
+    if isinstance(entry, Mapping):
+        return entry.get(name)
+    return getattr(entry, name, None)
+
+
+def routing_summary(channel_values: Mapping[str, Any]) -> dict[str, Any]:
+    """Summarise the ledger and stop reason of a checkpoint's channel values.
+
+    Returns an empty dict when neither channel exists. Only numbers, model names and the stop
+    reason are read: nothing else of the state can leak into metadata.
+
+    >>> routing_summary({"costs": [{"model": "m", "cost_usd": 0.25}, {"model": "n",
+    ...                  "cost_usd": None}], "stop_reason": "done", "messages": ["hi"]})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'routing_cost_usd': 0.25, 'routing_unknown_cost_calls': 1,
+     'routing_models': ['m', 'n'], 'routing_stop_reason': 'done'}
+    """
+    summary: dict[str, Any] = {}
+    costs = channel_values.get(LEDGER_CHANNEL)
+    if isinstance(costs, list | tuple):
+        known: list[float] = []
+        unknown = 0
+        models: set[str] = set()
+        isfinite = math.isfinite
+        cost: Any
+        model: Any
+        for entry in costs:
+            # Fast path for plain dicts (the ledger's shape); this runs on every put.
+            if type(entry) is dict:
+                cost, model = entry.get("cost_usd"), entry.get("model")
+            else:
+                cost, model = _field(entry, "cost_usd"), _field(entry, "model")
+            kind = type(cost)
+            if cost is None:
+                unknown += 1
+            elif (kind is float or kind is int) and isfinite(cost):
+                known.append(float(cost))
+            elif kind is not bool and isinstance(cost, int | float) and isfinite(cost):
+                known.append(float(cost))  # float/int subclasses (e.g. numpy scalars)
+            else:
+                unknown += 1
+            if type(model) is str and model:
+                models.add(model)
+        summary["routing_cost_usd"] = math.fsum(known)
+        summary["routing_unknown_cost_calls"] = unknown
+        summary["routing_models"] = sorted(models)
+    stop = channel_values.get(STOP_REASON_CHANNEL)
+    if isinstance(stop, str):
+        summary["routing_stop_reason"] = str(stop)[:200]
+    return summary
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name, None) is not getattr(BaseCheckpointSaver, name, None)
+
+
+class _Delegate:
+    """Shared plumbing: the wrapped saver and the sync -> async bridge."""
+
+    _saver: BaseCheckpointSaver[Any]
+    _native_async: dict[str, bool]
+
+    async def _acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``a<name>`` natively, or ``<name>`` in a worker thread for sync-only savers."""
+        if self._native_async.get(name, False):
+            try:
+                return await getattr(self._saver, "a" + name)(*args, **kwargs)
+            except NotImplementedError:
+                # e.g. SqliteSaver: its async methods exist only to raise. Try the thread path;
+                # remember the answer only when it works.
+                result = await asyncio.to_thread(getattr(self._saver, name), *args, **kwargs)
+                self._native_async[name] = False
+                return result
+        return await asyncio.to_thread(getattr(self._saver, name), *args, **kwargs)
+
+
+class _DeleteForRuns(_Delegate):
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._saver.delete_for_runs(run_ids)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self._acall("delete_for_runs", run_ids)
+
+
+class _CopyThread(_Delegate):
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._saver.copy_thread(source_thread_id, target_thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._acall("copy_thread", source_thread_id, target_thread_id)
+
+
+class _Prune(_Delegate):
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._saver.prune(thread_ids, strategy=strategy)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self._acall("prune", thread_ids, strategy=strategy)
+
+
+# Optional capabilities: the adapter offers one only when the wrapped saver implements it
+# (sync or async), so capability detection (e.g. the conformance suite) sees the truth.
+_OPTIONAL: tuple[tuple[str, type[_Delegate]], ...] = (
+    ("delete_for_runs", _DeleteForRuns),
+    ("copy_thread", _CopyThread),
+    ("prune", _Prune),
+)
+_DELEGATED = (
+    "get_tuple",
+    "list",
+    "put",
+    "put_writes",
+    "delete_thread",
+    "get_delta_channel_history",
+    *(name for name, _ in _OPTIONAL),
+)
+
+
+def _unwrap(saver: BaseCheckpointSaver[Any]) -> BaseCheckpointSaver[Any]:
+    while isinstance(saver, RoutingCheckpointer):
+        saver = saver._saver
+    return saver
+
+
+class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
+    """A checkpointer that wraps any LangGraph saver and stamps cost metadata.
+
+    Every method goes to the wrapped saver. On ``put``/``aput`` the checkpoint metadata gains
+    ``routing_cost_usd``, ``routing_unknown_cost_calls``, ``routing_models`` (when the state has
+    a ``costs`` ledger channel) and ``routing_stop_reason`` (when it has ``stop_reason``).
+    Async methods of a sync-only saver (``SqliteSaver``, ``PostgresSaver``) run the sync method
+    in a worker thread; sync methods of an async saver use the saver's own bridge (callable from
+    another thread than its event loop, as the saver itself requires).
+
+    Example::
+
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        checkpointer = RoutingCheckpointer(InMemorySaver())
+        graph = builder.compile(checkpointer=checkpointer)
+        graph.invoke(inputs, {"configurable": {"thread_id": "t1"}})
+        spent = checkpointer.get_tuple({"configurable": {"thread_id": "t1"}}).metadata[
+            "routing_cost_usd"
+        ]
+        stopped = list(checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"}))
+    """
+
+    _variants: ClassVar[dict[frozenset[str], type[RoutingCheckpointer]]] = {}
+
+    def __new__(cls, saver: BaseCheckpointSaver[Any] | None = None) -> RoutingCheckpointer:
+        if cls is RoutingCheckpointer and saver is not None:
+            cls = cls._variant_for(type(_unwrap(saver)))
+        return super().__new__(cls)
+
+    @classmethod
+    def _variant_for(cls, saver_type: type) -> type[RoutingCheckpointer]:
+        caps = frozenset(
+            name
+            for name, _ in _OPTIONAL
+            if _overrides(saver_type, name) or _overrides(saver_type, "a" + name)
+        )
+        if not caps:
+            return cls
+        variant = cls._variants.get(caps)
+        if variant is None:
+            mixins = tuple(mixin for name, mixin in _OPTIONAL if name in caps)
+            variant = type(cls.__name__, (*mixins, cls), {"__module__": cls.__module__})
+            cls._variants[caps] = variant
+        return variant
+
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+        if not isinstance(saver, BaseCheckpointSaver):
+            raise CheckpointerError(
+                f"RoutingCheckpointer wraps a LangGraph BaseCheckpointSaver, got {type(saver).__name__}"
+            )
+        saver = _unwrap(saver)
+        self._saver = saver
+        self.serde = saver.serde
+        saver_type = type(saver)
+        self._native_async = {name: _overrides(saver_type, "a" + name) for name in _DELEGATED}
+
+    @property
+    def saver(self) -> BaseCheckpointSaver[Any]:
+        """The wrapped saver."""
+        return self._saver
+
+    def __repr__(self) -> str:
+        return f"RoutingCheckpointer({type(self._saver).__name__})"
+
+    @property
+    def config_specs(self) -> list[Any]:
+        return list(self._saver.config_specs)
+
+    def with_allowlist(
+        self, extra_allowlist: Collection[tuple[str, ...]]
+    ) -> BaseCheckpointSaver[Any]:
+        inner = self._saver.with_allowlist(extra_allowlist)
+        return self if inner is self._saver else RoutingCheckpointer(inner)
+
+    def get_next_version(self, current: Any, channel: None) -> Any:
+        return self._saver.get_next_version(current, channel)
+
+    @staticmethod
+    def _stamp(checkpoint: Checkpoint, metadata: CheckpointMetadata) -> CheckpointMetadata:
+        summary = routing_summary(checkpoint.get("channel_values") or {})
+        if not summary:
+            return metadata
+        stamped: dict[str, Any] = {**metadata, **summary}
+        return stamped  # type: ignore[return-value]
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._saver.get_tuple(config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        return self._saver.list(config, filter=filter, before=before, limit=limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._saver.put(config, checkpoint, self._stamp(checkpoint, metadata), new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._saver.put_writes(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._saver.delete_thread(thread_id)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self._saver.get_delta_channel_history(config=config, channels=channels)
+
+    # -- async ------------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        result: CheckpointTuple | None = await self._acall("get_tuple", config)
+        return result
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        if self._native_async["list"]:
+            items = self._saver.alist(config, filter=filter, before=before, limit=limit)
+            try:
+                first = await anext(items)
+            except StopAsyncIteration:
+                return
+            except NotImplementedError:
+                pass  # sync-only saver: fall through to the thread path
+            else:
+                yield first
+                async for item in items:
+                    yield item
+                return
+
+        # Materialise in the worker thread: a sync saver may hold its lock while iterating
+        # (SqliteSaver does), so handing the iterator back and forth could deadlock.
+        def _collect() -> list[CheckpointTuple]:
+            return list(self._saver.list(config, filter=filter, before=before, limit=limit))
+
+        collected = await asyncio.to_thread(_collect)
+        self._native_async["list"] = False
+        for item in collected:
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        stamped = self._stamp(checkpoint, metadata)
+        result: RunnableConfig = await self._acall("put", config, checkpoint, stamped, new_versions)
+        return result
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self._acall("put_writes", config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._acall("delete_thread", thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        result: Mapping[str, DeltaChannelHistory] = await self._acall(
+            "get_delta_channel_history", config=config, channels=channels
+        )
+        return result

@@ -1,0 +1,334 @@
+"""Resume helpers: list the threads of a checkpointer with their status, resume failed ones.
+
+A thread's status is read from its latest root checkpoint tuple:
+
+- pending ``__error__`` writes -> ``"failed"`` (LangGraph saved the state before the failing
+  node and stored the node's error as a pending write);
+- pending ``__interrupt__`` writes -> ``"interrupted"`` (a node called ``interrupt()``);
+- no next node -> ``"done"``;
+- otherwise ``"running"`` (or ``"failed"`` when ``stale_after`` seconds passed without a new
+  checkpoint: the process running it probably stopped).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from langgraph_routing._checkpoint import routing_summary
+
+__all__ = [
+    "ResumeOutcome",
+    "ThreadInfo",
+    "ThreadStatus",
+    "alist_threads",
+    "aresume_failed",
+    "aresume_thread",
+    "list_threads",
+    "resume_failed",
+    "resume_thread",
+    "short_error",
+    "thread_info",
+]
+
+ThreadStatus = Literal["done", "failed", "interrupted", "running"]
+
+_ERROR = "__error__"
+_INTERRUPT = "__interrupt__"
+_MAX_ERROR_CHARS = 300
+_SECRET_PATTERNS = (
+    (re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{3,}"), r"\1-***"),
+    (re.compile(r"(?i)\bbearer\s+[^\s'\",]+"), "Bearer ***"),
+    (re.compile(r"(//[^/\s:@]*:)[^@\s/]+@"), r"\1***@"),
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|password|passwd|pwd|secret|token)(['\"]?\s*[=:]\s*['\"]?)[^\s'\",}]+"
+        ),
+        r"\1\2***",
+    ),
+)
+
+
+def short_error(value: Any) -> str:
+    """A short, secret-free text for an error (or a stored error write).
+
+    >>> short_error("ValueError('bad key sk-abc123 for https://u:pw@host')")
+    "ValueError('bad key sk-*** for https://u:***@host')"
+    """
+    text = value if isinstance(value, str) else f"{type(value).__name__}: {value}"
+    if isinstance(value, str) and len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]  # LangGraph stores the error write as a JSON-quoted repr
+    for pattern, repl in _SECRET_PATTERNS:
+        text = pattern.sub(repl, text)
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """What one thread of a checkpointer looks like now. ``to_dict()`` is JSON-safe.
+
+    Example::
+
+        for info in list_threads(checkpointer):
+            print(info.thread_id, info.status, info.cost_usd, info.last_error)
+    """
+
+    thread_id: str
+    status: ThreadStatus
+    cost_usd: float | None
+    stop_reason: str | None
+    models: tuple[str, ...]
+    steps: int | None
+    updated_at: str | None
+    last_error: str | None
+    unknown_cost_calls: int = 0
+    next_nodes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-safe dict (tuples become lists)."""
+        data = asdict(self)
+        data["models"] = list(self.models)
+        data["next_nodes"] = list(self.next_nodes)
+        return data
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    """The result of resuming one thread: ``ok`` and its status afterwards, or the error."""
+
+    thread_id: str
+    ok: bool
+    status: ThreadStatus | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-safe dict."""
+        return asdict(self)
+
+
+def _next_nodes(tup: CheckpointTuple) -> tuple[str, ...]:
+    """Nodes LangGraph would run next, read from the checkpoint's trigger channels."""
+    checkpoint = tup.checkpoint
+    values = checkpoint.get("channel_values") or {}
+    versions = checkpoint.get("channel_versions") or {}
+    seen = checkpoint.get("versions_seen") or {}
+    nodes: set[str] = set()
+    for channel in values:
+        if channel.startswith("branch:to:"):
+            node = channel[len("branch:to:") :]
+        elif channel == "__start__":
+            node = "__start__"
+        elif channel == "__pregel_tasks":  # pending Send()s
+            nodes.add("(send)")
+            continue
+        else:
+            continue
+        current = versions.get(channel)
+        if current is None or seen.get(node, {}).get(channel) != current:
+            nodes.add(node)
+    return tuple(sorted(nodes))
+
+
+def _age_s(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds()
+
+
+def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> ThreadInfo:
+    """Build a :class:`ThreadInfo` from a thread's latest checkpoint tuple."""
+    writes = tup.pending_writes or []
+    errors = [value for _, channel, value in writes if channel == _ERROR]
+    interrupted = any(channel == _INTERRUPT for _, channel, _ in writes)
+    next_nodes = _next_nodes(tup)
+    ts = tup.checkpoint.get("ts")
+    last_error: str | None = short_error(errors[-1]) if errors else None
+    status: ThreadStatus
+    if errors:
+        status = "failed"
+    elif interrupted:
+        status = "interrupted"
+    elif not next_nodes:
+        status = "done"
+    else:
+        status = "running"
+        age = _age_s(ts)
+        if stale_after is not None and age is not None and age > stale_after:
+            status = "failed"
+            last_error = f"no new checkpoint for {age:.0f}s: the process running it stopped?"
+    summary = routing_summary(tup.checkpoint.get("channel_values") or {})
+    meta: dict[str, Any] = dict(tup.metadata or {})
+    if not summary:  # ledger not in the values (e.g. a delta channel): use the stamped metadata
+        summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
+    cost = summary.get("routing_cost_usd")
+    stop = summary.get("routing_stop_reason")
+    step = meta.get("step")
+    return ThreadInfo(
+        thread_id=str(tup.config["configurable"]["thread_id"]),
+        status=status,
+        cost_usd=float(cost) if isinstance(cost, int | float) else None,
+        stop_reason=stop if isinstance(stop, str) else None,
+        models=tuple(str(m) for m in summary.get("routing_models") or ()),
+        steps=step if isinstance(step, int) else None,
+        updated_at=ts if isinstance(ts, str) else None,
+        last_error=last_error,
+        unknown_cost_calls=int(summary.get("routing_unknown_cost_calls") or 0),
+        next_nodes=next_nodes,
+    )
+
+
+def _latest_per_thread(tuples: Iterable[CheckpointTuple]) -> list[CheckpointTuple]:
+    latest: dict[str, CheckpointTuple] = {}
+    for tup in tuples:
+        conf = tup.config["configurable"]
+        if conf.get("checkpoint_ns", ""):
+            continue  # subgraph checkpoints belong to their parent's thread
+        thread_id = str(conf["thread_id"])
+        best = latest.get(thread_id)
+        if best is None or conf["checkpoint_id"] > best.config["configurable"]["checkpoint_id"]:
+            latest[thread_id] = tup
+    return list(latest.values())
+
+
+def _infos(tuples: Iterable[CheckpointTuple], stale_after: float | None) -> list[ThreadInfo]:
+    infos = [thread_info(t, stale_after=stale_after) for t in _latest_per_thread(tuples)]
+    infos.sort(key=lambda i: (i.updated_at or "", i.thread_id), reverse=True)
+    return infos
+
+
+def list_threads(
+    checkpointer: BaseCheckpointSaver[Any], *, stale_after: float | None = None
+) -> list[ThreadInfo]:
+    """List every thread of ``checkpointer`` with its status, newest first.
+
+    Reads every stored checkpoint once (one ``list(None)`` call): fine for a developer's or a
+    CI's store, slow for a very large one.
+
+    Example::
+
+        failed = [t.thread_id for t in list_threads(checkpointer) if t.status == "failed"]
+    """
+    # Materialise before anything else touches the saver (SqliteSaver holds its lock while
+    # a list() iterator is open).
+    tuples: list[CheckpointTuple] = list(checkpointer.list(None))
+    return _infos(tuples, stale_after)
+
+
+async def alist_threads(
+    checkpointer: BaseCheckpointSaver[Any], *, stale_after: float | None = None
+) -> list[ThreadInfo]:
+    """Async :func:`list_threads`.
+
+    Example::
+
+        infos = await alist_threads(checkpointer)
+    """
+    items: AsyncIterator[CheckpointTuple] = checkpointer.alist(None)
+    tuples = [t async for t in items]
+    return _infos(tuples, stale_after)
+
+
+def _thread_config(thread_id: str, config: dict[str, Any]) -> RunnableConfig:
+    merged: dict[str, Any] = dict(config)
+    merged["configurable"] = {**(config.get("configurable") or {}), "thread_id": thread_id}
+    out: RunnableConfig = merged  # type: ignore[assignment]
+    return out
+
+
+def resume_thread(graph: Runnable[Any, Any], thread_id: str, **config: Any) -> Any:
+    """Resume a thread from its last checkpoint: ``graph.invoke(None, {thread_id})``.
+
+    Finished nodes are not run again. Extra keyword arguments are config keys
+    (``recursion_limit=...``, ``configurable={...}``, ``callbacks=[...]``).
+
+    Example::
+
+        result = resume_thread(graph, "t1", recursion_limit=50)
+    """
+    return graph.invoke(None, _thread_config(thread_id, config))
+
+
+async def aresume_thread(graph: Runnable[Any, Any], thread_id: str, **config: Any) -> Any:
+    """Async :func:`resume_thread`.
+
+    Example::
+
+        result = await aresume_thread(graph, "t1")
+    """
+    return await graph.ainvoke(None, _thread_config(thread_id, config))
+
+
+def _status_of(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> ThreadStatus | None:
+    tup = checkpointer.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+    return thread_info(tup).status if tup else None
+
+
+async def _astatus_of(
+    checkpointer: BaseCheckpointSaver[Any], thread_id: str
+) -> ThreadStatus | None:
+    tup = await checkpointer.aget_tuple(
+        {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    )
+    return thread_info(tup).status if tup else None
+
+
+def _failed_ids(infos: list[ThreadInfo]) -> Iterator[str]:
+    return (i.thread_id for i in infos if i.status == "failed")
+
+
+def resume_failed(
+    graph: Runnable[Any, Any], checkpointer: BaseCheckpointSaver[Any], **config: Any
+) -> list[ResumeOutcome]:
+    """Resume every failed thread of ``checkpointer``, one after the other.
+
+    A thread that fails again is reported (``ok=False``, short secret-free ``error``) and the
+    others still run.
+
+    Example::
+
+        for outcome in resume_failed(graph, checkpointer):
+            print(outcome.thread_id, outcome.ok, outcome.status, outcome.error)
+    """
+    outcomes: list[ResumeOutcome] = []
+    for thread_id in list(_failed_ids(list_threads(checkpointer))):
+        try:
+            resume_thread(graph, thread_id, **config)
+        except Exception as exc:
+            outcomes.append(ResumeOutcome(thread_id, False, "failed", short_error(exc)))
+        else:
+            outcomes.append(ResumeOutcome(thread_id, True, _status_of(checkpointer, thread_id)))
+    return outcomes
+
+
+async def aresume_failed(
+    graph: Runnable[Any, Any], checkpointer: BaseCheckpointSaver[Any], **config: Any
+) -> list[ResumeOutcome]:
+    """Async :func:`resume_failed`.
+
+    Example::
+
+        outcomes = await aresume_failed(graph, checkpointer)
+    """
+    outcomes: list[ResumeOutcome] = []
+    for thread_id in list(_failed_ids(await alist_threads(checkpointer))):
+        try:
+            await aresume_thread(graph, thread_id, **config)
+        except Exception as exc:
+            outcomes.append(ResumeOutcome(thread_id, False, "failed", short_error(exc)))
+        else:
+            status = await _astatus_of(checkpointer, thread_id)
+            outcomes.append(ResumeOutcome(thread_id, True, status))
+    return outcomes

@@ -1,0 +1,369 @@
+"""RoutingCheckpointer (metadata stamping, delegation, sync/async bridging) and open_checkpointer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import operator
+import sqlite3
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from langgraph_routing._checkpoint import CheckpointerError, RoutingCheckpointer, routing_summary
+from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
+from langgraph_routing._errors import RoutingError
+from tests.fixtures_postgres import _free_port
+
+SECRET = "sk-live-DO-NOT-LEAK-0123456789"
+PASSWORD = "hunter2-pw-XYZ"
+
+
+class State(TypedDict, total=False):
+    costs: Annotated[list[dict[str, Any]], operator.add]
+    stop_reason: str
+    notes: str
+
+
+def _entry(call_id: str, model: str, cost: float | None) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "run_id": "r",
+        "thread_id": "t",
+        "node": "plan",
+        "step": 1,
+        "task": "plan",
+        "model": model,
+        "role": None,
+        "attempt": 1,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cached_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost_usd": cost,
+        "source": "header" if cost is not None else "unknown",
+        "status": "ok",
+        "latency_s": 0.01,
+    }
+
+
+def build_graph(checkpointer: BaseCheckpointSaver[Any], stop: str = "done") -> Any:
+    def plan(state: State) -> dict[str, Any]:
+        return {
+            "costs": [_entry(f"c{i}", "gpt-4o-mini", 0.1) for i in range(10)],
+            "notes": f"key={SECRET}",
+        }
+
+    def synthesize(state: State) -> dict[str, Any]:
+        return {"costs": [_entry("u1", "claude-x", None), _entry("a1", "aaa", 0.5)]}
+
+    def finish(state: State) -> dict[str, Any]:
+        return {"stop_reason": stop}
+
+    g = StateGraph(State)
+    g.add_node("plan", plan)
+    g.add_node("synthesize", synthesize)
+    g.add_node("finish", finish)
+    g.add_edge(START, "plan")
+    g.add_edge("plan", "synthesize")
+    g.add_edge("synthesize", "finish")
+    g.add_edge("finish", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def _cfg(thread_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+EXPECTED = {
+    "routing_cost_usd": math.fsum([0.1] * 10 + [0.5]),
+    "routing_unknown_cost_calls": 1,
+    "routing_models": ["aaa", "claude-x", "gpt-4o-mini"],
+    "routing_stop_reason": "done",
+}
+
+
+def _check_stamped(checkpointer: BaseCheckpointSaver[Any]) -> None:
+    tup = checkpointer.get_tuple(_cfg("t1"))
+    assert tup is not None
+    for key, value in EXPECTED.items():
+        assert tup.metadata[key] == value, key  # type: ignore[literal-required]
+    for item in checkpointer.list(_cfg("t1")):
+        dumped = json.dumps(item.metadata)  # JSON-safe
+        assert SECRET not in dumped
+        assert "notes" not in item.metadata
+
+
+# -- routing_summary ------------------------------------------------------------------------
+
+
+def test_summary_uses_fsum_and_counts_unknown() -> None:
+    s = routing_summary({"costs": [_entry(str(i), "m", 0.1) for i in range(10)]})
+    assert s["routing_cost_usd"] == 1.0  # plain sum() gives 0.9999999999999999
+    assert s["routing_unknown_cost_calls"] == 0
+    s = routing_summary({"costs": [_entry("x", "b", None), _entry("y", "a", float("nan"))]})
+    assert s == {
+        "routing_cost_usd": 0.0,
+        "routing_unknown_cost_calls": 2,
+        "routing_models": ["a", "b"],
+    }
+
+
+def test_summary_absent_channels_and_no_other_keys() -> None:
+    assert routing_summary({"messages": ["hi"], "notes": SECRET}) == {}
+    assert routing_summary({"stop_reason": "budget_exhausted"}) == {
+        "routing_stop_reason": "budget_exhausted"
+    }
+
+
+# -- adapter over each backend ---------------------------------------------------------------
+
+
+def test_stamps_metadata_in_memory() -> None:
+    checkpointer = RoutingCheckpointer(InMemorySaver())
+    build_graph(checkpointer).invoke({}, _cfg("t1"))
+    _check_stamped(checkpointer)
+
+
+def test_no_ledger_channels_no_stamp() -> None:
+    saver = RoutingCheckpointer(InMemorySaver())
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"messages": ["x"], "notes": SECRET}
+    saver.put(_cfg("t0") | {"configurable": {"thread_id": "t0", "checkpoint_ns": ""}}, cp, {}, {})
+    tup = saver.get_tuple(_cfg("t0"))
+    assert tup is not None
+    assert not [k for k in tup.metadata if k.startswith("routing_")]
+    assert SECRET not in json.dumps(tup.metadata)
+
+
+@pytest.fixture
+def sqlite_saver(tmp_path: Path) -> Iterator[SqliteSaver]:
+    conn = sqlite3.connect(tmp_path / "raw.db", check_same_thread=False)
+    saver = SqliteSaver(conn)
+    saver.setup()
+    yield saver
+    conn.close()
+
+
+def test_sync_only_sqlite_gets_async(sqlite_saver: SqliteSaver) -> None:
+    checkpointer = RoutingCheckpointer(sqlite_saver)
+
+    async def run() -> None:
+        with pytest.raises(NotImplementedError):  # the raw saver is sync-only
+            await sqlite_saver.aget_tuple(_cfg("t1"))
+        await build_graph(checkpointer).ainvoke({}, _cfg("t1"))
+        tup = await checkpointer.aget_tuple(_cfg("t1"))
+        assert tup is not None
+        assert tup.metadata["routing_stop_reason"] == "done"  # type: ignore[typeddict-item]
+        listed = [t async for t in checkpointer.alist(None, filter={"routing_stop_reason": "done"})]
+        assert listed and all(t.config["configurable"]["thread_id"] == "t1" for t in listed)
+        await checkpointer.adelete_thread("t1")
+        assert await checkpointer.aget_tuple(_cfg("t1")) is None
+
+    asyncio.run(run())
+    assert checkpointer.serde is sqlite_saver.serde
+
+
+def test_sync_sqlite_graph_and_filter(sqlite_saver: SqliteSaver) -> None:
+    checkpointer = RoutingCheckpointer(sqlite_saver)
+    build_graph(checkpointer).invoke({}, _cfg("t1"))
+    build_graph(checkpointer, stop="budget_exhausted").invoke({}, _cfg("t2"))
+    _check_stamped(checkpointer)
+    hits = list(checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"}))
+    assert {t.config["configurable"]["thread_id"] for t in hits} == {"t2"}
+    assert len(list(checkpointer.list(None, filter={"routing_unknown_cost_calls": 1}))) >= 2
+    assert isinstance(checkpointer.get_next_version(None, None), str)  # SqliteSaver's versions
+
+
+async def test_async_sqlite_sync_methods_from_worker_thread(tmp_path: Path) -> None:
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "a.db")) as raw:
+        checkpointer = RoutingCheckpointer(raw)
+        await build_graph(checkpointer).ainvoke({}, _cfg("t1"))
+        tup = await asyncio.to_thread(checkpointer.get_tuple, _cfg("t1"))
+        assert tup is not None and tup.metadata["routing_models"] == EXPECTED["routing_models"]  # type: ignore[typeddict-item]
+        with pytest.raises(asyncio.InvalidStateError):  # the saver's own rule, kept as is
+            checkpointer.get_tuple(_cfg("t1"))
+
+
+def test_capabilities_follow_the_wrapped_saver() -> None:
+    calls: list[Any] = []
+
+    class PruningSaver(InMemorySaver):
+        def prune(self, thread_ids: Any, *, strategy: str = "keep_latest") -> None:
+            calls.append((list(thread_ids), strategy))
+
+    plain = RoutingCheckpointer(InMemorySaver())
+    pruning = RoutingCheckpointer(PruningSaver())
+    assert type(plain).prune is BaseCheckpointSaver.prune
+    assert type(pruning).prune is not BaseCheckpointSaver.prune
+    assert type(pruning).copy_thread is BaseCheckpointSaver.copy_thread
+    assert isinstance(pruning, RoutingCheckpointer)
+    pruning.prune(["a"], strategy="delete")
+    asyncio.run(pruning.aprune(["b"]))  # sync-only prune, run in a worker thread
+    assert calls == [(["a"], "delete"), (["b"], "keep_latest")]
+
+
+def test_unwraps_and_rejects_non_savers() -> None:
+    raw = InMemorySaver()
+    double = RoutingCheckpointer(RoutingCheckpointer(raw))
+    assert double.saver is raw
+    assert "InMemorySaver" in repr(double)
+    with pytest.raises(CheckpointerError):
+        RoutingCheckpointer(object())  # type: ignore[arg-type]
+
+
+# -- open_checkpointer ------------------------------------------------------------------------
+
+
+def _pragmas(conn: sqlite3.Connection) -> tuple[Any, ...]:
+    return tuple(
+        conn.execute(f"PRAGMA {p}").fetchone()[0]
+        for p in ("journal_mode", "synchronous", "busy_timeout")
+    )
+
+
+def test_open_memory_sync_and_async() -> None:
+    with open_checkpointer("memory://") as checkpointer:
+        assert isinstance(checkpointer.saver, InMemorySaver)
+        build_graph(checkpointer).invoke({}, _cfg("t1"))
+        _check_stamped(checkpointer)
+
+    async def run() -> None:
+        async with open_checkpointer("memory://") as checkpointer:
+            await build_graph(checkpointer).ainvoke({}, _cfg("t1"))
+            tup = await checkpointer.aget_tuple(_cfg("t1"))
+            assert tup is not None and tup.metadata["routing_stop_reason"] == "done"  # type: ignore[typeddict-item]
+
+    asyncio.run(run())
+
+
+def test_open_sqlite_file_sync_then_async(tmp_path: Path) -> None:
+    db = tmp_path / "nested" / "dir" / "cp.db"
+    url = f"sqlite:///{db}"  # absolute path: four slashes
+    with open_checkpointer(url) as checkpointer:
+        assert isinstance(checkpointer.saver, SqliteSaver)
+        assert _pragmas(checkpointer.saver.conn) == ("wal", 1, 5000)
+        build_graph(checkpointer).invoke({}, _cfg("t1"))
+    assert db.is_file()
+
+    async def reopen() -> None:
+        async with open_checkpointer(url) as checkpointer:
+            assert isinstance(checkpointer.saver, AsyncSqliteSaver)
+            async with checkpointer.saver.conn.execute("PRAGMA busy_timeout") as cur:
+                assert (await cur.fetchone())[0] == 5000  # type: ignore[index]
+            tup = await checkpointer.aget_tuple(_cfg("t1"))  # written by the sync saver
+            assert tup is not None
+            assert tup.metadata["routing_cost_usd"] == EXPECTED["routing_cost_usd"]  # type: ignore[typeddict-item]
+
+    asyncio.run(reopen())
+
+
+def test_open_sqlite_relative_and_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_checkpointer("sqlite:///rel/dir/x.db") as checkpointer:
+        build_graph(checkpointer).invoke({}, _cfg("t1"))
+    assert (tmp_path / "rel" / "dir" / "x.db").is_file()
+    with open_checkpointer("sqlite:///:memory:") as checkpointer:
+        build_graph(checkpointer).invoke({}, _cfg("t1"))
+        _check_stamped(checkpointer)
+    assert not (tmp_path / ":memory:").exists()
+
+    async def run() -> None:
+        async with open_checkpointer("sqlite:///:memory:") as checkpointer:
+            await build_graph(checkpointer).ainvoke({}, _cfg("t1"))
+            assert await checkpointer.aget_tuple(_cfg("t1")) is not None
+
+    asyncio.run(run())
+
+
+def test_unknown_scheme_lists_supported_and_hides_password() -> None:
+    with pytest.raises(CheckpointerError) as info:
+        open_checkpointer(f"mysql://me:{PASSWORD}@db/x")
+    message = str(info.value)
+    assert isinstance(info.value, RoutingError)
+    for scheme in ("memory://", "sqlite:///", "postgresql://"):
+        assert scheme in message
+    assert PASSWORD not in message
+    with pytest.raises(CheckpointerError, match="sqlite"):
+        open_checkpointer("sqlite:relative.db").__enter__()
+
+
+def test_redact_url() -> None:
+    url = f"postgresql://me:{PASSWORD}@127.0.0.1:5432/db"
+    assert PASSWORD not in redact_url(url)
+    assert redact_url(url) == "postgresql://me:***@127.0.0.1:5432/db"
+    assert PASSWORD not in repr(open_checkpointer(url))
+    assert redact_url("postgresql://me@h/db") == "postgresql://me@h/db"
+
+
+def _assert_unreachable(exc: BaseException, port: int) -> None:
+    assert isinstance(exc, CheckpointerError)
+    text = "".join(traceback.format_exception(exc))
+    assert f"127.0.0.1:{port}" in str(exc)
+    assert PASSWORD not in text
+
+
+def test_unreachable_postgres_sync_and_async() -> None:
+    pytest.importorskip("psycopg")
+    port = _free_port()  # bound then closed: nothing listens there
+    url = f"postgres://me:{PASSWORD}@127.0.0.1:{port}/app"
+    with pytest.raises(CheckpointerError) as info, open_checkpointer(url, connect_timeout=2):
+        pass
+    _assert_unreachable(info.value, port)
+
+    async def run() -> None:
+        with pytest.raises(CheckpointerError) as ainfo:
+            async with open_checkpointer(url, connect_timeout=2):
+                pass
+        _assert_unreachable(ainfo.value, port)
+
+    asyncio.run(run())
+
+
+def test_missing_postgres_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "langgraph.checkpoint.postgres", None)
+    with (
+        pytest.raises(CheckpointerError, match=r"langgraph-routing\[postgres\]"),
+        open_checkpointer("postgresql://me@127.0.0.1:1/db"),
+    ):
+        pass
+
+
+@pytest.mark.postgres
+def test_open_postgres_sync_then_async(postgres_db_url: str) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    with open_checkpointer(postgres_db_url) as checkpointer:
+        assert isinstance(checkpointer.saver, PostgresSaver)
+        build_graph(checkpointer).invoke({}, _cfg("t1"))
+        build_graph(checkpointer, stop="budget_exhausted").invoke({}, _cfg("t2"))
+        _check_stamped(checkpointer)
+        hits = list(checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"}))
+        assert {t.config["configurable"]["thread_id"] for t in hits} == {"t2"}
+        assert type(checkpointer).prune is not BaseCheckpointSaver.prune
+
+    async def reopen() -> None:
+        async with open_checkpointer(postgres_db_url.replace("postgresql", "postgres")) as cp:
+            assert isinstance(cp.saver, AsyncPostgresSaver)
+            tup = await cp.aget_tuple(_cfg("t1"))
+            assert tup is not None
+            assert tup.metadata["routing_models"] == EXPECTED["routing_models"]  # type: ignore[typeddict-item]
+            await build_graph(cp).ainvoke({}, _cfg("t3"))
+            filt = {"routing_stop_reason": "done"}
+            found = {
+                t.config["configurable"]["thread_id"] async for t in cp.alist(None, filter=filt)
+            }
+            assert found == {"t1", "t3"}
+
+    asyncio.run(reopen())
