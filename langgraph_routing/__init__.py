@@ -13,10 +13,13 @@ from ._errors import (
     RoutesExhaustedError,
     RoutingError,
 )
+from ._graph import BudgetGuard, budget_guard, create_routing_agent
 from ._ledger import CostEntry, add_costs
 from ._model import RoutingChatModel, init_routing_model
+from ._nodes import critique_node, plan_node, synthesize_node, tool_select_node
 from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport
+from ._state import RoutingState, StopReason, costs_update
 from ._threads import (
     ThreadInfo,
     alist_threads,
@@ -29,6 +32,7 @@ from ._threads import (
 __all__ = [
     "AgentTask",
     "BudgetExceededError",
+    "BudgetGuard",
     "CheckpointerError",
     "ContextTooLargeError",
     "CostCallbackHandler",
@@ -43,15 +47,24 @@ __all__ = [
     "RoutingCheckpointer",
     "RoutingError",
     "RoutingPolicy",
+    "RoutingState",
+    "StopReason",
     "ThreadInfo",
     "add_costs",
     "alist_threads",
     "aresume_thread",
+    "budget_guard",
     "cost_tracking",
+    "costs_update",
+    "create_routing_agent",
+    "critique_node",
     "init_routing_model",
     "list_threads",
     "open_checkpointer",
+    "plan_node",
     "resume_failed",
     "resume_thread",
+    "synthesize_node",
+    "tool_select_node",
 ]
 __version__ = "0.1.0"

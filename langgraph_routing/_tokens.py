@@ -81,6 +81,9 @@ class TokenCounter:
     def __init__(self, max_entries: int = 50_000) -> None:
         self._cache: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self._tools_cache: OrderedDict[str, int] = OrderedDict()
+        # conversations seen before, keyed by id() of their first message; the message objects
+        # are held, so an id is never confused with a reused one
+        self._prefixes: OrderedDict[int, tuple[list[BaseMessage], list[int]]] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
         self.misses = 0
@@ -129,6 +132,34 @@ class TokenCounter:
                 self._tools_cache.popitem(last=False)
         return n
 
+    def _messages_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Sum over messages, reusing the running totals of a conversation seen before: a
+        growing history costs an identity check per old message and a count per new one."""
+        if not messages:
+            return 0
+        anchor = id(messages[0])
+        with self._lock:
+            known = self._prefixes.get(anchor)
+            if known is not None:
+                self._prefixes.move_to_end(anchor)
+        objs, totals = known if known is not None else ([], [])
+        same = 0
+        limit = min(len(objs), len(messages))
+        while same < limit and objs[same] is messages[same]:
+            same += 1
+        new_objs = list(objs[:same])
+        new_totals = list(totals[:same])
+        running = new_totals[-1] if new_totals else 0
+        for m in messages[same:]:
+            running += self.message_tokens(m)
+            new_objs.append(m)
+            new_totals.append(running)
+        with self._lock:
+            self._prefixes[anchor] = (new_objs, new_totals)
+            if len(self._prefixes) > 256:
+                self._prefixes.popitem(last=False)
+        return running
+
     def count(
         self,
         messages: Sequence[BaseMessage],
@@ -136,8 +167,7 @@ class TokenCounter:
         tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> TokenCount:
         """Prompt tokens of a request: messages, their overhead and the tool schemas."""
-        total = PER_REPLY_PRIMING + sum(self.message_tokens(m) for m in messages)
-        total += self.tools_tokens(tools)
+        total = PER_REPLY_PRIMING + self._messages_tokens(messages) + self.tools_tokens(tools)
         return TokenCount(total, approximate=not is_exact_for(model))
 
 
