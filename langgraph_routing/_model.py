@@ -19,7 +19,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -31,8 +31,10 @@ from ._errors import MissingKeyError
 from ._policy import AgentTask, RoutingPolicy
 from ._route import CallContext, Route
 from ._runs import last_started_run, run_tracker
+from ._streaming import StreamTracker, as_chunk
 from ._structured import structured_output
 from ._tokens import TokenCounter
+from ._trace import annotate_trace
 
 _RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
 
@@ -197,7 +199,7 @@ class RoutingChatModel(BaseChatModel):
             latency_s,
             fallback_call_id=str(meta.get("id") or getattr(message, "id", None) or uuid.uuid4()),
         )
-        _annotate_trace(run_manager, routing)
+        annotate_trace(run_manager, routing)
         return routing
 
     # ---- sync ---------------------------------------------------------------------------
@@ -232,12 +234,12 @@ class RoutingChatModel(BaseChatModel):
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
         if "response_format" in call_kwargs:  # streamed json_schema drops headers: one chunk
             result = self._generate(messages, stop, run_manager, **kwargs)
-            yield _as_chunk(result)
+            yield as_chunk(result)
             return
         while True:
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = _StreamTracker(route)
+            tracker = StreamTracker(route)
             try:
                 for chunk in client._stream(messages, stop=stop, run_manager=None, **call_kwargs):
                     yield tracker.see(chunk)
@@ -247,7 +249,7 @@ class RoutingChatModel(BaseChatModel):
                 if delay > 0:
                     time.sleep(delay)
                 continue
-            yield tracker.final(self, time.perf_counter() - started, run_manager)
+            yield tracker.final(time.perf_counter() - started, run_manager)
             return
 
     # ---- async --------------------------------------------------------------------------
@@ -284,12 +286,12 @@ class RoutingChatModel(BaseChatModel):
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
         if "response_format" in call_kwargs:
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
-            yield _as_chunk(result)
+            yield as_chunk(result)
             return
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = _StreamTracker(route)
+            tracker = StreamTracker(route)
             try:
                 async for chunk in client._astream(
                     messages, stop=stop, run_manager=None, **call_kwargs
@@ -301,7 +303,7 @@ class RoutingChatModel(BaseChatModel):
                 if delay > 0:
                     await asyncio.sleep(delay)
                 continue
-            yield tracker.final(self, time.perf_counter() - started, run_manager)
+            yield tracker.final(time.perf_counter() - started, run_manager)
             return
 
     def _result(
@@ -313,111 +315,6 @@ class RoutingChatModel(BaseChatModel):
         message.response_metadata["routing"] = routing
         message.response_metadata.setdefault("model_name", route.model)
         return result
-
-
-class TruncatedStreamError(ConnectionError):
-    """The gateway's stream ended without a finish reason (counted as a transient failure)."""
-
-
-class _StreamTracker:
-    """Watches one streamed attempt: first-chunk marker, completion, headers and usage.cost."""
-
-    def __init__(self, route: Route) -> None:
-        self.route = route
-        self.first = True
-        self.finished = False
-        self.headers: dict[str, Any] | None = None
-        self.usage_cost: Any = None
-        self.usage: dict[str, Any] = {}
-
-    def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
-        info = chunk.generation_info or {}
-        meta = chunk.message.response_metadata
-        if info.get("finish_reason") or meta.get("finish_reason"):
-            self.finished = True
-        if self.headers is None and isinstance(info.get("headers"), dict):
-            self.headers = info["headers"]
-        if USAGE_COST_KEY in meta:
-            self.usage_cost = meta[USAGE_COST_KEY]
-        usage = getattr(chunk.message, "usage_metadata", None)
-        if usage:
-            self.usage = dict(usage)
-        if self.first:
-            self.first = False
-            chunk.message.response_metadata["routing_call"] = self.route.metadata()
-        return chunk
-
-    def check_complete(self) -> None:
-        if not self.finished:
-            raise TruncatedStreamError("the stream ended before a finish reason (truncated)")
-
-    def final(
-        self, model: RoutingChatModel, latency_s: float, run_manager: _RunManager
-    ) -> ChatGenerationChunk:
-        routing = self.route.succeeded(
-            self.headers,
-            self.usage_cost,
-            self.usage.get("input_tokens"),
-            self.usage.get("output_tokens"),
-            latency_s,
-            fallback_call_id=str(uuid.uuid4()),
-        )
-        _annotate_trace(run_manager, routing)
-        return ChatGenerationChunk(
-            message=AIMessageChunk(content="", response_metadata={"routing": routing})
-        )
-
-
-def _as_chunk(result: ChatResult) -> ChatGenerationChunk:
-    generation = result.generations[0]
-    message = generation.message
-    chunk_message = AIMessageChunk(
-        content=message.content,
-        additional_kwargs=message.additional_kwargs,
-        response_metadata=message.response_metadata,
-        tool_call_chunks=[
-            {
-                "name": tc["name"],
-                "args": _json(tc["args"]),
-                "id": tc["id"],
-                "index": i,
-                "type": "tool_call_chunk",
-            }
-            for i, tc in enumerate(getattr(message, "tool_calls", []) or [])
-        ],
-        usage_metadata=getattr(message, "usage_metadata", None),
-        id=message.id,
-    )
-    return ChatGenerationChunk(message=chunk_message, generation_info=generation.generation_info)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def _annotate_trace(run_manager: _RunManager, routing: Mapping[str, Any]) -> None:
-    """Put the model actually used, the routing fields and the cost on the traced LLM run."""
-    if run_manager is None:
-        return
-    fields = {
-        "ls_model_name": routing["model"],
-        "routing_task": routing["task"],
-        "routing_model": routing["model"],
-        "routing_role": routing["role"],
-        "routing_reason": routing["reason"],
-        "routing_attempts": len(routing["attempts"]),
-        "cost_usd": routing.get("cost_usd"),
-        "cost_source": routing.get("cost_source"),
-    }
-    for handler in run_manager.handlers:
-        run_map = getattr(handler, "run_map", None)
-        if isinstance(run_map, dict):
-            run = run_map.get(str(run_manager.run_id))
-            extra = getattr(run, "extra", None)
-            if isinstance(extra, dict):
-                extra.setdefault("metadata", {}).update(fields)
 
 
 def init_routing_model(

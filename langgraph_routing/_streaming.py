@@ -1,0 +1,91 @@
+"""Streaming attempts: completion check, first-chunk marker, headers and ``usage.cost``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+
+from ._clients import USAGE_COST_KEY
+from ._route import Route
+from ._trace import annotate_trace
+
+_RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+
+
+class TruncatedStreamError(ConnectionError):
+    """The gateway's stream ended without a finish reason (counted as a transient failure)."""
+
+
+class StreamTracker:
+    """Watches one streamed attempt: first-chunk marker, completion, headers and usage.cost."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.first = True
+        self.finished = False
+        self.headers: dict[str, Any] | None = None
+        self.usage_cost: Any = None
+        self.usage: dict[str, Any] = {}
+
+    def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        info = chunk.generation_info or {}
+        meta = chunk.message.response_metadata
+        if info.get("finish_reason") or meta.get("finish_reason"):
+            self.finished = True
+        if self.headers is None and isinstance(info.get("headers"), dict):
+            self.headers = info["headers"]
+        if USAGE_COST_KEY in meta:
+            self.usage_cost = meta[USAGE_COST_KEY]
+        usage = getattr(chunk.message, "usage_metadata", None)
+        if usage:
+            self.usage = dict(usage)
+        if self.first:
+            self.first = False
+            chunk.message.response_metadata["routing_call"] = self.route.metadata()
+        return chunk
+
+    def check_complete(self) -> None:
+        if not self.finished:
+            raise TruncatedStreamError("the stream ended before a finish reason (truncated)")
+
+    def final(self, latency_s: float, run_manager: _RunManager) -> ChatGenerationChunk:
+        routing = self.route.succeeded(
+            self.headers,
+            self.usage_cost,
+            self.usage.get("input_tokens"),
+            self.usage.get("output_tokens"),
+            latency_s,
+            fallback_call_id=str(uuid.uuid4()),
+        )
+        annotate_trace(run_manager, routing)
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content="", response_metadata={"routing": routing})
+        )
+
+
+def as_chunk(result: ChatResult) -> ChatGenerationChunk:
+    generation = result.generations[0]
+    message = generation.message
+    chunk_message = AIMessageChunk(
+        content=message.content,
+        additional_kwargs=message.additional_kwargs,
+        response_metadata=message.response_metadata,
+        tool_call_chunks=[
+            {
+                "name": tc["name"],
+                "args": json.dumps(tc["args"]),
+                "id": tc["id"],
+                "index": i,
+                "type": "tool_call_chunk",
+            }
+            for i, tc in enumerate(getattr(message, "tool_calls", []) or [])
+        ],
+        usage_metadata=getattr(message, "usage_metadata", None),
+        id=message.id,
+    )
+    return ChatGenerationChunk(message=chunk_message, generation_info=generation.generation_info)
