@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from ._clients import USAGE_COST_KEY, ClientPool
 from ._errors import MissingKeyError
-from ._policy import AgentTask, RoutingPolicy
+from ._policy import AgentTask, Choice, RoutingPolicy
 from ._route import CallContext, Route
 from ._runs import last_started_run, run_tracker
 from ._streaming import StreamTracker, as_chunk
@@ -88,7 +88,7 @@ class RoutingChatModel(BaseChatModel):
         params["ls_provider"] = "openai"
         task = self.task or self.policy.default_task
         route = self.policy.tasks.get(task) or self.policy.tasks[self.policy.default_task]
-        params["ls_model_name"] = route.model
+        params["ls_model_name"] = kwargs.get("model") or route.model
         return params
 
     def with_task(self, task: AgentTask | str) -> RoutingChatModel:
@@ -161,7 +161,13 @@ class RoutingChatModel(BaseChatModel):
         max_tokens = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
         reserve = self.policy.reserved_output(task, max_tokens)
         prompt = self._counter.count(messages, route_cfg.model, tools)
-        choice = self.policy.select(task, prompt.tokens, needs_tools, reserve)
+        pinned = kwargs.get("model")
+        if pinned:  # the caller named a model: no routing decision, same failure table
+            choice = Choice(
+                task, str(pinned), route_cfg.role, f"model {pinned} pinned by caller", reserve
+            )
+        else:
+            choice = self.policy.select(task, prompt.tokens, needs_tools, reserve)
         run_id = str(run_tracker().root_of(*run_ids)) if run_ids else None
         step = metadata.get("langgraph_step")
         context = CallContext(
@@ -174,7 +180,7 @@ class RoutingChatModel(BaseChatModel):
         )
         api_key = self._api_key(choice.role)
         user, headers = context.request_extras(task)
-        call_kwargs = dict(kwargs)
+        call_kwargs = {k: v for k, v in kwargs.items() if k != "model"}
         call_kwargs["extra_headers"] = {**headers, **(call_kwargs.get("extra_headers") or {})}
         if user and "user" not in call_kwargs:
             call_kwargs["user"] = user

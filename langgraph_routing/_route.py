@@ -74,7 +74,9 @@ class Route:
         self._visited.append(model)
 
     def _fits_window(self, model: str) -> bool:
-        spec = self.policy.models[model]
+        spec = self.policy.models.get(model)
+        if spec is None:
+            return False
         return self.prompt.tokens + self.choice.reserved_output <= spec.context_window
 
     def failed(self, exc: BaseException, latency_s: float) -> float:
@@ -136,10 +138,14 @@ class Route:
         fallback_call_id: str | None,
     ) -> dict[str, Any]:
         """Record the successful attempt; return ``response_metadata["routing"]``."""
-        spec = self.policy.models[self.model]
-        estimate = spec.cost_usd(
-            prompt_tokens if prompt_tokens is not None else self.prompt.tokens,
-            completion_tokens or 0,
+        spec = self.policy.models.get(self.model)
+        estimate = (
+            spec.cost_usd(
+                prompt_tokens if prompt_tokens is not None else self.prompt.tokens,
+                completion_tokens or 0,
+            )
+            if spec is not None
+            else None
         )
         cost, source = resolve_cost(headers, usage_cost, estimate)
         call_id = header(headers, CALL_ID_HEADER) or fallback_call_id

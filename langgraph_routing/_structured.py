@@ -14,6 +14,7 @@ from langchain_core.output_parsers.openai_tools import (
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
+from pydantic.v1 import BaseModel as BaseModelV1
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _is_pydantic(schema: Any) -> bool:
-    return isinstance(schema, type) and issubclass(schema, BaseModel)
+    return isinstance(schema, type) and issubclass(schema, BaseModel | BaseModelV1)
 
 
 def structured_output(
