@@ -248,3 +248,48 @@ def test_secrets_never_in_repr_metadata_or_errors(
         model.with_task("plan").invoke("hello")
     assert secret not in str(info.value) and secret not in repr(info.value.attempts)
     assert secret not in caplog.text
+
+
+def test_virtual_key_budget_names_the_key(make_gateway: Any) -> None:
+    from langgraph_routing.testing import VirtualKey, hash_key
+
+    gw = make_gateway(keys=[VirtualKey("sk-team-a", max_budget=0.0001)])
+    model = init_routing_model(base_url=gw.base_url, api_key="sk-team-a")
+    with pytest.raises(BudgetExceededError) as info:
+        model.with_task("plan").invoke("plan")  # o3-mini's worst case is over the budget
+    assert len(gw.log) == 1 and gw.log[0].status == 422
+    assert info.value.scope == "gateway"
+    assert info.value.entity == f"key={hash_key('sk-team-a')}"
+    assert info.value.budget_usd == 0.0001
+    assert "sk-team-a" not in str(info.value)
+
+
+def test_model_of_create_agent(gateway: LocalGateway, model: Any) -> None:
+    from langchain.agents import create_agent
+
+    agent = create_agent(model, tools=[add])
+    out = agent.invoke({"messages": [HumanMessage("add 2 and 3")]})
+    assert [r.model for r in gateway.log] == ["gpt-4o-mini", "gpt-4o-mini"]  # default_task
+    assert any(isinstance(m, AIMessage) and m.tool_calls for m in out["messages"])
+    assert "5" in out["messages"][-1].content
+    routed = [m.response_metadata["routing"] for m in out["messages"] if isinstance(m, AIMessage)]
+    assert [r["node"] for r in routed] == ["model", "model"]
+
+
+def test_hang_past_timeout_and_dropped_connection_fall_back(gateway: LocalGateway) -> None:
+    model = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key, timeout=0.5)
+    gateway.add_fault("hang", model="o3-mini", seconds=30)
+    try:
+        reply = model.with_task("plan").invoke("plan")
+    finally:
+        gateway.release_holds()
+    attempts = reply.response_metadata["routing"]["attempts"]
+    assert [(a["model"], a["error_kind"]) for a in attempts] == [
+        ("o3-mini", "transient"),
+        ("claude-3-5-sonnet-20241022", None),
+    ]
+    gateway.reset()
+    gateway.add_fault("drop", model="gpt-4o-mini")
+    reply = model.with_task("tool_select").invoke("pick a tool")
+    assert [r.model for r in gateway.log][-1] == "claude-3-5-haiku-20241022"
+    assert reply.response_metadata["routing"]["attempts"][0]["error_kind"] == "transient"
