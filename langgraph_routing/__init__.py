@@ -15,6 +15,7 @@ from ._errors import (
 )
 from ._graph import BudgetGuard, budget_guard, create_routing_agent
 from ._ledger import CostEntry, add_costs
+from ._middleware import RoutingMiddleware
 from ._model import RoutingChatModel, init_routing_model
 from ._nodes import critique_node, plan_node, synthesize_node, tool_select_node
 from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
@@ -46,6 +47,7 @@ __all__ = [
     "RoutingChatModel",
     "RoutingCheckpointer",
     "RoutingError",
+    "RoutingMiddleware",
     "RoutingPolicy",
     "RoutingState",
     "StopReason",

@@ -104,10 +104,11 @@ class RoutingChatModel(BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools; they are sent to whichever model the call lands on, fallbacks included."""
-        formatted = [convert_to_openai_tool(t) for t in tools]
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and tool_choice is not False:
             if tool_choice is True or tool_choice == "any":
                 tool_choice = "required"

@@ -39,6 +39,7 @@ EXPORTED = [
     "RoutingChatModel",
     "RoutingCheckpointer",
     "RoutingError",
+    "RoutingMiddleware",
     "RoutingPolicy",
     "RoutingState",
     "StopReason",
