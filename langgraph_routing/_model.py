@@ -205,6 +205,7 @@ class RoutingChatModel(BaseChatModel):
             usage.get("output_tokens"),
             latency_s,
             fallback_call_id=str(meta.get("id") or getattr(message, "id", None) or uuid.uuid4()),
+            completion_text=_reply_text(message),
         )
         annotate_trace(run_manager, routing)
         return routing
@@ -351,3 +352,11 @@ def init_routing_model(
         timeout_s=timeout,
         chat_kwargs=chat_kwargs,
     )
+
+
+def _reply_text(message: BaseMessage) -> str:
+    """The text a reply's completion tokens were spent on (content and tool call arguments)."""
+    parts = [message.content if isinstance(message.content, str) else str(message.content)]
+    for call in getattr(message, "tool_calls", None) or []:
+        parts.append(f"{call.get('name')}{call.get('args')}")
+    return "".join(parts)

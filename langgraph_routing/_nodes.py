@@ -15,11 +15,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langgraph._internal._runnable import RunnableCallable
-from langgraph.types import StreamWriter
+from langgraph.config import get_stream_writer
 
 from ._errors import BudgetExceededError
 from ._model import RoutingChatModel
@@ -121,7 +120,7 @@ def parse_verdict(text: str) -> tuple[bool, str]:
     return True, stripped
 
 
-class ModelNode(RunnableCallable, abc.ABC):
+class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
     """Base of the model nodes: prompt from state -> model call -> reply, costs and decision.
 
     Subclasses define :meth:`prompt` and :meth:`apply`. ``request(state)`` gives what the node
@@ -139,7 +138,7 @@ class ModelNode(RunnableCallable, abc.ABC):
         system_prompt: str | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(self._func, self._afunc, name=name or self.task.value, trace=False)
+        super().__init__(self._func, afunc=self._afunc, name=name or self.task.value)
         self.model = _for_task(model, self.task)
         self.system_prompt = system_prompt
         self.tools = list(tools or [])
@@ -164,15 +163,14 @@ class ModelNode(RunnableCallable, abc.ABC):
         """The messages and tool schemas this node would send for ``state``."""
         return self.prompt(state), self.tool_schemas
 
-    def _finish(
-        self, state: Mapping[str, Any], reply: BaseMessage, writer: StreamWriter
-    ) -> dict[str, Any]:
+    def _finish(self, state: Mapping[str, Any], reply: BaseMessage) -> dict[str, Any]:
         if not isinstance(reply, AIMessage):  # a non-chat runnable; keep the contract
             reply = AIMessage(content=reply.content, id=reply.id)
         update = self.apply(state, reply)
         ledger = costs_update(reply)
         update.update(ledger)
         update["model_steps"] = 1 if self.starts_run else int(state.get("model_steps") or 0) + 1
+        writer = get_stream_writer()
         for decision in ledger.get("routing", []):
             writer({"event": "routing", **decision})
         return update
@@ -181,23 +179,19 @@ class ModelNode(RunnableCallable, abc.ABC):
         text = f"Stopped before {self.name}: the gateway refused the call ({exc})."
         return stop_update(StopReason.GATEWAY_BUDGET_EXCEEDED, text)
 
-    def _func(
-        self, state: Mapping[str, Any], config: RunnableConfig, writer: StreamWriter
-    ) -> dict[str, Any]:
+    def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         try:
             reply = self.runnable.invoke(self.prompt(state), config)
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
-        return self._finish(state, reply, writer)
+        return self._finish(state, reply)
 
-    async def _afunc(
-        self, state: Mapping[str, Any], config: RunnableConfig, writer: StreamWriter
-    ) -> dict[str, Any]:
+    async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         try:
             reply = await self.runnable.ainvoke(self.prompt(state), config)
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
-        return self._finish(state, reply, writer)
+        return self._finish(state, reply)
 
 
 class PlanNode(ModelNode):

@@ -16,7 +16,7 @@ from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
 from ._policy import AgentTask, Choice, ErrorKind, RoutingPolicy
-from ._tokens import TokenCount
+from ._tokens import TokenCount, count_text
 
 
 @dataclass(frozen=True)
@@ -136,16 +136,14 @@ class Route:
         completion_tokens: int | None,
         latency_s: float,
         fallback_call_id: str | None,
+        completion_text: str = "",
     ) -> dict[str, Any]:
         """Record the successful attempt; return ``response_metadata["routing"]``."""
+        if not prompt_tokens and not completion_tokens:  # no usage (or 0/0): count ourselves
+            prompt_tokens, completion_tokens = self.prompt.tokens, count_text(completion_text)
         spec = self.policy.models.get(self.model)
         estimate = (
-            spec.cost_usd(
-                prompt_tokens if prompt_tokens is not None else self.prompt.tokens,
-                completion_tokens or 0,
-            )
-            if spec is not None
-            else None
+            spec.cost_usd(prompt_tokens or 0, completion_tokens or 0) if spec is not None else None
         )
         cost, source = resolve_cost(headers, usage_cost, estimate)
         call_id = header(headers, CALL_ID_HEADER) or fallback_call_id

@@ -31,6 +31,7 @@ class StreamTracker:
         self.headers: dict[str, Any] | None = None
         self.usage_cost: Any = None
         self.usage: dict[str, Any] = {}
+        self.text: list[str] = []
 
     def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
         info = chunk.generation_info or {}
@@ -41,6 +42,10 @@ class StreamTracker:
             self.headers = info["headers"]
         if USAGE_COST_KEY in meta:
             self.usage_cost = meta[USAGE_COST_KEY]
+        content = chunk.message.content
+        self.text.append(content if isinstance(content, str) else str(content))
+        for call in getattr(chunk.message, "tool_call_chunks", None) or []:
+            self.text.append(f"{call.get('name') or ''}{call.get('args') or ''}")
         usage = getattr(chunk.message, "usage_metadata", None)
         if usage:
             self.usage = dict(usage)
@@ -61,6 +66,7 @@ class StreamTracker:
             self.usage.get("output_tokens"),
             latency_s,
             fallback_call_id=str(uuid.uuid4()),
+            completion_text="".join(self.text),
         )
         annotate_trace(run_manager, routing)
         return ChatGenerationChunk(

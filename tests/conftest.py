@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_gateway",
     "tests.fixtures_postgres",
+    "tests.fixtures_proxy",
 ]
