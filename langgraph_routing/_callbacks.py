@@ -7,10 +7,12 @@ record our chat model adds. Entries are keyed by the gateway call id, so replays
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -36,6 +38,23 @@ from ._policy import RoutingPolicy
 from ._report import CostReport
 from ._runs import run_tracker
 from ._tokens import TokenCounter
+
+_log = logging.getLogger("langgraph_routing.costs")
+
+
+def _never_raises(method: Callable[..., None]) -> Callable[..., None]:
+    """A bookkeeping failure is logged, never turned into a failed LLM call."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:  # pragma: no cover - defensive
+            _log.warning("cost tracking skipped one event: %s", type(exc).__name__)
+
+    return wrapper
 
 
 @dataclass
@@ -124,6 +143,7 @@ class CostCallbackHandler(BaseCallbackHandler):
 
     # ---- callbacks --------------------------------------------------------------------------
 
+    @_never_raises
     def on_chat_model_start(
         self,
         serialized: Any,
@@ -172,6 +192,7 @@ class CostCallbackHandler(BaseCallbackHandler):
                     budget_usd=self.budget_usd,
                 )
 
+    @_never_raises
     def on_llm_new_token(  # type: ignore[override]
         self, token: Any, *, run_id: UUID, chunk: Any = None, **kwargs: Any
     ) -> None:
@@ -188,6 +209,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             info.update(message.response_metadata)
         pending.first = {"headers": info.get("headers"), "routing": info.get("routing_call")}
 
+    @_never_raises
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
             pending = self._pending.pop(run_id, None)
@@ -220,6 +242,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             )
         )
 
+    @_never_raises
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
             pending = self._pending.pop(run_id, None)
@@ -314,6 +337,7 @@ def cost_tracking(
 ) -> Iterator[CostCallbackHandler]:
     """Track the cost of every LLM call made inside the block.
 
+    >>> from langgraph_routing import init_routing_model
     >>> from langgraph_routing.testing import LocalGateway
     >>> with LocalGateway() as gw, cost_tracking() as costs:
     ...     model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)

@@ -125,8 +125,9 @@ def _next_nodes(tup: CheckpointTuple) -> tuple[str, ...]:
             node = channel[len("branch:to:") :]
         elif channel == "__start__":
             node = "__start__"
-        elif channel == "__pregel_tasks":  # pending Send()s
-            nodes.add("(send)")
+        elif channel == "__pregel_tasks":  # pending Send()s (an empty list is none)
+            if values.get(channel):
+                nodes.add("(send)")
             continue
         else:
             continue

@@ -79,6 +79,9 @@ class TokenCounter:
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
+        # load the bundled encoding now (a file read, ~0.3 s once per process), not on the
+        # first count, which may happen on an event loop that forbids blocking calls
+        _encoding()
         self._cache: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self._tools_cache: OrderedDict[str, int] = OrderedDict()
         # conversations seen before, keyed by id() of their first message; the message objects

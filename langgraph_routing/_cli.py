@@ -1,0 +1,335 @@
+"""The ``langgraph-routing`` command: demo, run, gateway, runs, resume, report.
+
+Errors are one line on stderr (``error: ...``): exit code 2 for usage and configuration errors
+(bad policy, bad database URL, unknown thread, missing key or gateway URL), 1 for a run that
+failed (its thread is saved and can be resumed). ``--debug`` adds the traceback. Keys are read
+from the environment and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+
+from langgraph_routing._checkpoint import RoutingCheckpointer
+from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
+from langgraph_routing._cli_common import (
+    DEFAULT_DB,
+    META_BUDGET,
+    META_CRITIQUE,
+    CliError,
+    base_url_of,
+    build_graph,
+    check_keys,
+    execute,
+    latest_checkpoint,
+    load_policy,
+    print_outcome,
+    require_db,
+    thread_config,
+)
+from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
+from langgraph_routing._policy import RoutingPolicy
+from langgraph_routing._report import CostReport
+from langgraph_routing._threads import list_threads, resume_failed, short_error
+
+__all__ = ["CliError", "build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see {self.prog} --help)", 2)
+
+
+def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks on errors"
+    )
+
+
+def _add_gateway_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", metavar="FILE", help="routing policy (YAML/TOML); default: built-in")
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible gateway (default: $LANGGRAPH_ROUTING_BASE_URL, then the policy's "
+        "gateway.base_url); its key is read from the variable the policy names",
+    )
+
+
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db", metavar="URL", default=DEFAULT_DB, help=f"checkpointer URL (default {DEFAULT_DB})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="langgraph-routing",
+        description="Per-task model routing for LangGraph agents: run, resume and account for "
+        "multi-step agent runs through one OpenAI-compatible gateway.",
+    )
+    _add_debug(parser, False)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    p = sub.add_parser("demo", help="offline demo: LocalGateway + SQLite, failure and resume")
+    p.add_argument(
+        "--workdir", metavar="DIR", type=Path, help="where demo.db goes (default: a new temp dir)"
+    )
+    p.add_argument(
+        "--questions", metavar="N", type=int, default=None, help="how many demo questions (1-6)"
+    )
+    p.set_defaults(handler=_cmd_demo)
+
+    p = sub.add_parser("run", help="run the agent (demo tools) on a question")
+    p.add_argument("question", nargs="?", help="the question (omit with --thread to resume)")
+    _add_gateway_args(p)
+    p.add_argument("--thread", metavar="ID", help="thread id (default: a new one)")
+    p.add_argument("--resume", action="store_true", help="resume --thread instead of asking")
+    p.add_argument(
+        "--budget", metavar="USD", type=float, help="stop before a call that could pass it"
+    )
+    p.add_argument("--critique", action="store_true", help="add the critique step")
+    _db_arg(p)
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("gateway", help="serve a LocalGateway (key: sk-local-master) until Ctrl-C")
+    p.add_argument("--port", type=int, required=True, metavar="N")
+    p.add_argument("--policy", metavar="FILE", help="serve the models of this policy")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.set_defaults(handler=_cmd_gateway)
+
+    p = sub.add_parser("runs", help="list the threads of a checkpointer")
+    _db_arg(p)
+    p.set_defaults(handler=_cmd_runs)
+
+    p = sub.add_parser("resume", help="resume a failed thread (or every failed one)")
+    p.add_argument("thread", nargs="?", metavar="THREAD")
+    p.add_argument("--all-failed", action="store_true", help="resume every failed thread")
+    _add_gateway_args(p)
+    p.add_argument("--critique", action="store_true", default=None, help="graph with critique")
+    p.add_argument("--budget", metavar="USD", type=float, help="budget of the rebuilt graph")
+    _db_arg(p)
+    p.set_defaults(handler=_cmd_resume)
+
+    p = sub.add_parser("report", help="cost breakdown of a thread (or of every thread)")
+    p.add_argument("--thread", metavar="ID")
+    _db_arg(p)
+    p.set_defaults(handler=_cmd_report)
+
+    for choice in sub.choices.values():
+        _add_debug(choice, argparse.SUPPRESS)
+    return parser
+
+
+# -- shared helpers -----------------------------------------------------------------------------
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace, out: Console) -> int:
+    from langgraph_routing._cli_render import DemoPrinter, print_demo_summary
+    from langgraph_routing._demo_run import run_demo
+    from langgraph_routing.demo import DEMO_QUESTIONS
+
+    n = args.questions
+    if n is not None and not 1 <= n <= len(DEMO_QUESTIONS):
+        raise CliError(f"--questions must be between 1 and {len(DEMO_QUESTIONS)}, got {n}")
+    policy = RoutingPolicy.default()
+    printer = DemoPrinter(out, policy)
+    with printer.status:
+        result = run_demo(args.workdir, questions=n, on_event=printer, policy=policy)
+    print_demo_summary(out, result)
+    return 0 if result.ok else 1
+
+
+def _cmd_run(args: argparse.Namespace, out: Console) -> int:
+    resume = args.resume or args.question is None
+    if resume and not args.thread:
+        raise CliError("give a question, or --thread ID (with --resume) to resume a run")
+    if args.resume and args.question is not None:
+        raise CliError("give either a question or --resume, not both")
+    policy = load_policy(args.policy)
+    base_url = base_url_of(args.base_url, policy)
+    check_keys(policy)
+    thread_id = args.thread or f"run-{secrets.token_hex(4)}"
+    meta = {META_CRITIQUE: bool(args.critique), META_BUDGET: args.budget}
+    with open_checkpointer(args.db) as cp:
+        latest = latest_checkpoint(cp, thread_id)
+        if resume and latest is None:
+            raise CliError(f"unknown thread {thread_id!r} in {redact_url(args.db)}")
+        graph = build_graph(cp, policy, base_url, budget=args.budget, critique=args.critique)
+        before = len((graph.get_state(thread_config(thread_id)).values or {}).get("routing") or [])
+        inputs = None if resume else {"messages": [("user", args.question)]}
+        values = execute(out, graph, inputs, thread_id, args.db, base_url, meta)
+        print_outcome(out, values, thread_id, before)
+    return 0
+
+
+def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
+    from langgraph_routing.testing import serve
+
+    if args.policy:
+        RoutingPolicy.from_file(args.policy)  # a bad file is a one-line error, before binding
+    try:
+        serve(args.port, args.policy, host=args.host)
+    except OSError as exc:
+        raise CliError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", 1
+        ) from exc
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace, out: Console) -> int:
+    from langgraph_routing._cli_render import threads_table
+
+    require_db(args.db)
+    with open_checkpointer(args.db) as cp:
+        infos = list_threads(cp)
+    if not infos:
+        out.print(f"no threads in {escape(redact_url(args.db))}")
+        return 0
+    out.print(threads_table(infos, title=f"Threads in {escape(redact_url(args.db))}"))
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
+    if bool(args.thread) == bool(args.all_failed):
+        raise CliError("give a THREAD or --all-failed (one of them)")
+    require_db(args.db)
+    policy = load_policy(args.policy)
+    base_url = base_url_of(args.base_url, policy)
+    check_keys(policy)
+    with open_checkpointer(args.db) as cp:
+        if args.all_failed:
+            return _resume_all(args, out, cp, policy, base_url)
+        latest = latest_checkpoint(cp, args.thread)
+        if latest is None:
+            raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
+        info = next(i for i in list_threads(cp) if i.thread_id == args.thread)
+        if info.status == "done":
+            out.print(f"thread {args.thread} is done: nothing to resume")
+            return 0
+        meta = dict(latest.metadata or {})
+        critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
+        budget = args.budget if args.budget is not None else meta.get(META_BUDGET)
+        graph = build_graph(cp, policy, base_url, budget=budget, critique=critique)
+        before = len(graph.get_state(thread_config(args.thread)).values.get("routing") or [])
+        out.print(
+            f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
+        )
+        values = execute(out, graph, None, args.thread, args.db, base_url, {})
+        print_outcome(out, values, args.thread, before)
+    return 0
+
+
+def _resume_all(
+    args: argparse.Namespace, out: Console, cp: RoutingCheckpointer, policy: RoutingPolicy, url: str
+) -> int:
+    graph = build_graph(cp, policy, url, budget=args.budget, critique=bool(args.critique))
+    with out.status("Resuming failed threads…"):
+        outcomes = resume_failed(graph, cp)
+    if not outcomes:
+        out.print("no failed threads")
+        return 0
+    for o in outcomes:
+        mark = "[green]✓[/green]" if o.ok else "[red]✗[/red]"
+        out.print(
+            f"{mark} {o.thread_id}: {o.status}" + (f" ({escape(o.error)})" if o.error else "")
+        )
+    failed = [o.thread_id for o in outcomes if not o.ok]
+    if failed:
+        raise CliError(
+            f"{len(failed)} of {len(outcomes)} threads failed again: {', '.join(failed)}", 1
+        )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, out: Console) -> int:
+    from langgraph_routing._cli_render import print_costs, steps_table
+
+    require_db(args.db)
+    with open_checkpointer(args.db) as cp:
+        graph = build_graph(cp, RoutingPolicy.default(), None)
+        if args.thread:
+            if latest_checkpoint(cp, args.thread) is None:
+                raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
+            values = graph.get_state(thread_config(args.thread)).values
+            report = CostReport(values.get("costs") or [])
+            out.print(f"thread {args.thread}: stop reason {values.get('stop_reason') or '-'}")
+            out.print(steps_table(list(values.get("routing") or [])))
+            print_costs(out, report)
+            return 0
+        threads = [i.thread_id for i in list_threads(cp)]
+        if not threads:
+            out.print(f"no threads in {escape(redact_url(args.db))}")
+            return 0
+        entries = [
+            e for t in threads for e in graph.get_state(thread_config(t)).values.get("costs") or []
+        ]
+    print_costs(out, CostReport(entries), by=("thread", "node", "model"))
+    return 0
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+_CONFIG_ERRORS = (PolicyError, CheckpointerError, MissingKeyError)
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, _CONFIG_ERRORS):
+        return 2
+    from langgraph_routing.testing import GatewayConfigError
+
+    return 2 if isinstance(exc, GatewayConfigError) else 1
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    return console
+
+
+def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -> int:
+    """Run the command; returns the exit code (``langgraph-routing = _cli:main``)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        handler: Callable[[argparse.Namespace, Console], int] = args.handler
+        return handler(args, console or _console())
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return _exit_code(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one secret-free line (our own messages are kept whole)."""
+    if isinstance(exc, CliError):
+        text = str(exc)
+    elif isinstance(exc, RoutingError):
+        text = short_error(str(exc))
+    else:
+        text = short_error(exc)
+    return " ".join(text.split()) or type(exc).__name__

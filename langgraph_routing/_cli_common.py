@@ -1,0 +1,155 @@
+"""Shared pieces of the ``langgraph-routing`` commands: errors, configuration, running a thread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from langgraph_routing._checkpoint import RoutingCheckpointer
+from langgraph_routing._checkpoint_open import redact_url
+from langgraph_routing._errors import MissingKeyError, PolicyError, RoutesExhaustedError
+from langgraph_routing._graph import create_routing_agent
+from langgraph_routing._policy import RoutingPolicy
+from langgraph_routing._report import CostReport
+from langgraph_routing._threads import short_error
+
+__all__ = [
+    "DEFAULT_DB",
+    "META_BUDGET",
+    "META_CRITIQUE",
+    "CliError",
+    "base_url_of",
+    "build_graph",
+    "check_keys",
+    "execute",
+    "latest_checkpoint",
+    "load_policy",
+    "print_outcome",
+    "require_db",
+    "thread_config",
+]
+
+DEFAULT_DB = "sqlite:///langgraph-routing.db"
+META_CRITIQUE = "routing_cli_critique"
+META_BUDGET = "routing_cli_budget_usd"
+
+
+class CliError(Exception):
+    """A failure the command reports as one line, with its exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load_policy(path: str | None) -> RoutingPolicy:
+    return RoutingPolicy.from_file(path) if path else RoutingPolicy.default()
+
+
+def base_url_of(given: str | None, policy: RoutingPolicy) -> str:
+    url = given or os.environ.get("LANGGRAPH_ROUTING_BASE_URL") or policy.gateway.base_url
+    if not url:
+        raise CliError(
+            "no gateway URL: pass --base-url, set LANGGRAPH_ROUTING_BASE_URL or gateway.base_url "
+            "in the policy"
+        )
+    return url
+
+
+def check_keys(policy: RoutingPolicy) -> None:
+    """Fail before any request when a key variable the policy needs is unset."""
+    if not os.environ.get(policy.gateway.api_key_env):
+        raise MissingKeyError(policy.gateway.api_key_env, None)
+    for route in policy.tasks.values():
+        if route.role is not None:
+            env = policy.roles[route.role].api_key_env
+            if not os.environ.get(env):
+                raise MissingKeyError(env, route.role)
+
+
+def require_db(url: str) -> None:
+    """Read-only commands must not create an empty SQLite file."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url[len("sqlite:///") :]).expanduser()
+        if not path.is_file():
+            raise CliError(f"no checkpoint database at {str(path)!r} (check --db)")
+
+
+def thread_config(thread_id: str, **metadata: Any) -> RunnableConfig:
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+    if metadata:
+        config["metadata"] = metadata
+    return config
+
+
+def latest_checkpoint(cp: RoutingCheckpointer, thread_id: str) -> Any:
+    return cp.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+
+
+def build_graph(
+    cp: RoutingCheckpointer,
+    policy: RoutingPolicy,
+    base_url: str | None,
+    *,
+    budget: float | None = None,
+    critique: bool = False,
+) -> Any:
+    from langgraph_routing.demo import DEMO_TOOLS
+
+    return create_routing_agent(
+        DEMO_TOOLS,
+        policy=policy,
+        checkpointer=cp,
+        base_url=base_url,
+        budget_usd=budget,
+        critique=critique,
+    )
+
+
+def execute(
+    out: Console,
+    graph: Any,
+    inputs: Any,
+    thread_id: str,
+    db: str,
+    base_url: str,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """Stream one run (or resume) showing each routing step; returns the thread's values."""
+    config = thread_config(thread_id, **metadata)
+    try:
+        with out.status(f"Running thread {thread_id}…"):
+            for chunk in graph.stream(inputs, config, stream_mode="custom"):
+                if isinstance(chunk, dict) and chunk.get("event") == "routing":
+                    from langgraph_routing._cli_render import step_line
+
+                    out.print(step_line(chunk))
+    except (MissingKeyError, PolicyError):
+        raise
+    except Exception as exc:
+        text = short_error(exc)
+        if isinstance(exc, RoutesExhaustedError) and not any(a.get("status") for a in exc.attempts):
+            text += f"; no HTTP answer (connection failed?) from {redact_url(base_url)}"
+        hint = f"langgraph-routing resume {thread_id} --db {redact_url(db)}"
+        raise CliError(f"{text} [thread {thread_id} saved; retry with: {hint}]", 1) from exc
+    values: dict[str, Any] = dict(graph.get_state(thread_config(thread_id)).values)
+    return values
+
+
+def print_outcome(out: Console, values: dict[str, Any], thread_id: str, first_step: int) -> None:
+    from langgraph_routing._cli_render import print_costs, steps_table
+
+    answer = str(values.get("final_answer") or "")
+    stop = values.get("stop_reason")
+    color = "green" if stop == "done" else "yellow"
+    out.print(Panel(escape(answer) or "[dim](no answer)[/dim]", title="answer"))
+    out.print(f"stop reason: [{color}]{stop}[/{color}]   thread: {thread_id}")
+    steps = list(values.get("routing") or [])[first_step:]
+    out.print(steps_table(steps, title="Routing steps of this run"))
+    print_costs(out, CostReport(values.get("costs") or []))

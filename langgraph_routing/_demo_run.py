@@ -1,0 +1,399 @@
+"""The scripted demo behind ``langgraph-routing demo`` (no printing here: the CLI renders it).
+
+:func:`run_demo` starts a :class:`~langgraph_routing.testing.LocalGateway`, runs the routing
+agent over the demo questions with a SQLite checkpointer, and along the way:
+
+- makes one ``tool_select`` call fail once (503), so the step falls back along the policy's chain;
+- takes the synthesize model (and its fallback chain) down for one run, so that run fails after
+  its plan and tool steps are checkpointed; ends the outage and resumes the thread;
+- counts the gateway's requests per node and model before and during the resume, to show that
+  no finished step was sent again;
+- compares the cost ledger (the ``costs`` channel of every thread) with the gateway's spend, and
+  prices the same calls as if every step had gone to the frontier model.
+
+Example::
+
+    result = run_demo(Path("/tmp/demo"), questions=3)
+    assert result.all_answered and result.ledger_matches_gateway
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_routing._checkpoint_open import open_checkpointer
+from langgraph_routing._errors import RoutesExhaustedError, RoutingError
+from langgraph_routing._graph import create_routing_agent
+from langgraph_routing._policy import AgentTask, RoutingPolicy
+from langgraph_routing._report import CostReport, Savings
+from langgraph_routing._threads import list_threads, resume_thread, short_error
+from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS, DemoQuestion
+from langgraph_routing.testing import LocalGateway, RequestRecord
+
+__all__ = [
+    "FRONTIER_MODEL",
+    "DemoEvent",
+    "DemoOutage",
+    "DemoResult",
+    "DemoRun",
+    "request_origin",
+    "run_demo",
+]
+
+FRONTIER_MODEL = "claude-3-5-sonnet-20241022"
+_META_HEADER = "x-litellm-spend-logs-metadata"
+
+DemoEvent = Callable[[str, Mapping[str, Any]], None]
+"""``on_event(kind, data)``: ``"start"``, ``"question"``, ``"step"``, ``"failed"``,
+``"resumed"`` and ``"answer"``, in the order they happen."""
+
+NodeModel = tuple[str, str]
+
+
+def request_origin(record: RequestRecord) -> tuple[str | None, str | None]:
+    """``(thread_id, node)`` of a gateway request, from the spend-logs metadata header the
+    routing model sends with every call."""
+    raw = record.headers.get(_META_HEADER)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        return None, None
+    thread, node = meta.get("thread_id"), meta.get("node")
+    return (str(thread) if thread else None), (str(node) if node else None)
+
+
+def _requests_by_node(records: list[RequestRecord], thread_id: str) -> Counter[NodeModel]:
+    counts: Counter[NodeModel] = Counter()
+    for record in records:
+        thread, node = request_origin(record)
+        if thread == thread_id:
+            counts[(node or "?", record.model or "?")] += 1
+    return counts
+
+
+@dataclass
+class DemoRun:
+    """One question's thread: its answer, the routing decisions and the ledger entries."""
+
+    index: int
+    question: DemoQuestion
+    thread_id: str
+    answer: str
+    stop_reason: str | None
+    steps: list[dict[str, Any]]
+    costs: list[dict[str, Any]]
+    note: str = ""
+
+    @property
+    def answered(self) -> bool:
+        """True when the answer holds every expected substring."""
+        return self.question.is_answered_by(self.answer)
+
+    @property
+    def cost_usd(self) -> float:
+        """The thread's ledger total."""
+        return CostReport(self.costs).total_usd
+
+
+@dataclass
+class DemoOutage:
+    """The run that failed mid-chain, and what its resume sent to the gateway."""
+
+    thread_id: str
+    models: list[str]
+    error: str
+    attempts: list[dict[str, Any]]
+    status_after_failure: str
+    next_nodes: tuple[str, ...]
+    before: Counter[NodeModel]
+    failed: Counter[NodeModel]
+    during_resume: Counter[NodeModel] = field(default_factory=Counter)
+    finished_steps: list[tuple[str, int]] = field(default_factory=list)
+    resumed_steps: list[tuple[str, int]] = field(default_factory=list)
+    status_after_resume: str = ""
+
+    @property
+    def repeated_steps(self) -> list[tuple[str, int]]:
+        """Steps finished before the failure that the resume ran again (should be empty)."""
+        done = set(self.finished_steps)
+        return [s for s in self.resumed_steps if s in done]
+
+    @property
+    def resent_nodes(self) -> list[str]:
+        """Nodes whose gateway requests during the resume went to a node finished before."""
+        finished = {node for node, _ in self.finished_steps}
+        failed = {node for node, _ in self.failed}
+        return sorted(n for n, _ in self.during_resume if n in finished and n not in failed)
+
+
+@dataclass
+class DemoResult:
+    """Everything the demo did, for the CLI to print and the tests to check."""
+
+    workdir: Path
+    db_url: str
+    gateway_url: str
+    policy: RoutingPolicy
+    runs: list[DemoRun]
+    outage: DemoOutage | None
+    reroute_thread: str | None
+    gateway_log: list[RequestRecord]
+    gateway_spend_usd: float
+    report: CostReport
+    savings: Savings
+    frontier_model: str
+    elapsed_s: float
+
+    @property
+    def ledger_total_usd(self) -> float:
+        """Sum of every thread's ledger (``math.fsum``)."""
+        return self.report.total_usd
+
+    @property
+    def ledger_matches_gateway(self) -> bool:
+        """True when the ledgers add up to exactly what the gateway charged."""
+        return self.ledger_total_usd == self.gateway_spend_usd
+
+    @property
+    def all_answered(self) -> bool:
+        return all(run.answered for run in self.runs)
+
+    @property
+    def fallbacks(self) -> int:
+        """Steps that ended on another model than their first choice."""
+        return sum(1 for run in self.runs for s in run.steps if s["model"] != s["requested_model"])
+
+    def policy_mismatches(self) -> list[str]:
+        """Steps whose model the policy does not allow for their task (should be empty): the
+        task's model, or after a failed attempt a model of its fallback chain."""
+        problems = []
+        for run in self.runs:
+            for step in run.steps:
+                task = AgentTask(step["task"])
+                wanted = self.policy.tasks[task].model
+                allowed = {wanted}
+                if step["attempts"] > 1:
+                    allowed.update(self.policy.fallback_chain(wanted))
+                if step["model"] not in allowed or step["requested_model"] != wanted:
+                    problems.append(f"{run.thread_id} {step['node']}: {step['model']}")
+        return problems
+
+    @property
+    def ok(self) -> bool:
+        """Every check of the demo passed."""
+        outage_ok = self.outage is not None and (
+            self.outage.status_after_resume == "done"
+            and not self.outage.repeated_steps
+            and not self.outage.resent_nodes
+        )
+        return (
+            self.all_answered
+            and outage_ok
+            and self.ledger_matches_gateway
+            and not self.policy_mismatches()
+        )
+
+
+def _pick_indexes(n: int) -> tuple[int, int | None]:
+    """(the question run through the outage, the question with a one-off failure)."""
+    outage = min(2, n - 1)
+    reroute = next((i for i in (3, 1, 0) if i < n and i != outage), None)
+    return outage, reroute
+
+
+def _frontier_price(policy: RoutingPolicy, model: str) -> Callable[[dict[str, Any]], float | None]:
+    spec = policy.models[model]
+
+    def price(entry: dict[str, Any]) -> float | None:
+        if entry.get("cost_usd") is None:
+            return None
+        return spec.cost_usd(
+            int(entry.get("prompt_tokens") or 0), int(entry.get("completion_tokens") or 0)
+        )
+
+    return price
+
+
+def run_demo(
+    workdir: Path | None = None,
+    *,
+    questions: int | None = None,
+    on_event: DemoEvent | None = None,
+    policy: RoutingPolicy | None = None,
+    frontier_model: str = FRONTIER_MODEL,
+) -> DemoResult:
+    """Run the demo; ``workdir`` (default: a new temporary folder) holds ``demo.db``."""
+    started = time.perf_counter()
+    emit: DemoEvent = on_event or (lambda kind, data: None)
+    policy = policy or RoutingPolicy.default()
+    if frontier_model not in policy.models:
+        raise ValueError(f"frontier model {frontier_model!r} is not in the policy")
+    chosen = list(DEMO_QUESTIONS[: questions if questions is not None else len(DEMO_QUESTIONS)])
+    if not chosen:
+        raise ValueError("the demo needs at least one question")
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="langgraph-routing-demo-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{workdir / 'demo.db'}"
+    prefix = f"demo-{secrets.token_hex(3)}"
+    outage_at, reroute_at = _pick_indexes(len(chosen))
+    runs: list[DemoRun] = []
+    outage: DemoOutage | None = None
+    reroute_thread: str | None = None
+
+    with LocalGateway.from_policy(policy) as gw, open_checkpointer(db_url) as checkpointer:
+        graph = create_routing_agent(
+            DEMO_TOOLS,
+            policy=policy,
+            checkpointer=checkpointer,
+            base_url=gw.base_url,
+            api_key=gw.master_key,
+        )
+        emit("start", {"gateway_url": gw.base_url, "db_url": db_url, "questions": len(chosen)})
+        for index, question in enumerate(chosen):
+            thread_id = f"{prefix}-q{index + 1}"
+            config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+            note = ""
+            fault = ""
+            if index == reroute_at:
+                model = policy.tasks[AgentTask.TOOL_SELECT].model
+                gw.add_fault("server_error", model=model, status=503, times=1)
+                fault = f"{model} answers its next call with 503"
+                note, reroute_thread = "rerouted", thread_id
+            down: list[str] = []
+            if index == outage_at:
+                synth = policy.tasks[AgentTask.SYNTHESIZE].model
+                down = [synth, *policy.fallback_chain(synth)]
+                for model in down:
+                    gw.add_fault("server_error", model=model, status=503, times=None)
+                verb = "answers" if len(down) == 1 else "answer"
+                fault = f"outage: {', '.join(down)} {verb} 503 to every call"
+                note = "failed, resumed"
+            emit(
+                "question",
+                {
+                    "index": index,
+                    "total": len(chosen),
+                    "question": question.question,
+                    "thread_id": thread_id,
+                    "fault": fault,
+                },
+            )
+            log_mark = len(gw.log)
+            try:
+                for chunk in graph.stream(
+                    {"messages": [("user", question.question)]}, config, stream_mode="custom"
+                ):
+                    if isinstance(chunk, dict) and chunk.get("event") == "routing":
+                        emit("step", chunk)
+            except RoutingError as exc:
+                if not down:
+                    raise
+                outage = _record_failure(exc, thread_id, down, checkpointer, graph, gw, log_mark)
+                emit("failed", {"outage": outage})
+                gw.clear_faults()  # the outage ends
+                _resume(graph, gw, checkpointer, outage, emit)
+            else:
+                if down:
+                    raise RuntimeError("the demo's outage did not make the run fail")
+            gw.clear_faults()
+            values = graph.get_state(config).values
+            run = DemoRun(
+                index,
+                question,
+                thread_id,
+                str(values.get("final_answer") or ""),
+                values.get("stop_reason"),
+                list(values.get("routing") or []),
+                list(values.get("costs") or []),
+                note,
+            )
+            runs.append(run)
+            emit("answer", {"run": run})
+        log = gw.log
+        spend = gw.total_spend
+        gateway_url = gw.base_url
+
+    report = CostReport(e for run in runs for e in run.costs)
+    return DemoResult(
+        workdir=workdir,
+        db_url=db_url,
+        gateway_url=gateway_url,
+        policy=policy,
+        runs=runs,
+        outage=outage,
+        reroute_thread=reroute_thread,
+        gateway_log=log,
+        gateway_spend_usd=spend,
+        report=report,
+        savings=report.savings_vs(_frontier_price(policy, frontier_model)),
+        frontier_model=frontier_model,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _record_failure(
+    exc: RoutingError,
+    thread_id: str,
+    down: list[str],
+    checkpointer: Any,
+    graph: Any,
+    gw: LocalGateway,
+    log_mark: int,
+) -> DemoOutage:
+    status, next_nodes = _thread_status(checkpointer, thread_id)
+    records = gw.log
+    ok = [r for r in records if r.ok]
+    bad = [r for r in records[log_mark:] if not r.ok]
+    values = graph.get_state({"configurable": {"thread_id": thread_id}}).values
+    finished = [
+        (str(e.get("node")), int(e.get("step") or 0))
+        for e in values.get("costs") or []
+        if e.get("status") == "ok"
+    ]
+    return DemoOutage(
+        thread_id=thread_id,
+        models=down,
+        error=short_error(exc),
+        attempts=list(exc.attempts) if isinstance(exc, RoutesExhaustedError) else [],
+        status_after_failure=status,
+        next_nodes=next_nodes,
+        before=_requests_by_node(ok, thread_id),
+        failed=_requests_by_node(bad, thread_id),
+        finished_steps=finished,
+    )
+
+
+def _thread_status(checkpointer: Any, thread_id: str) -> tuple[str, tuple[str, ...]]:
+    info = next(i for i in list_threads(checkpointer) if i.thread_id == thread_id)
+    return info.status, info.next_nodes
+
+
+def _resume(
+    graph: Any, gw: LocalGateway, checkpointer: Any, outage: DemoOutage, emit: DemoEvent
+) -> None:
+    config: RunnableConfig = {"configurable": {"thread_id": outage.thread_id}}
+    before_ids = {e["call_id"] for e in graph.get_state(config).values.get("costs") or []}
+    before_steps = len(graph.get_state(config).values.get("routing") or [])
+    mark = len(gw.log)
+    resume_thread(graph, outage.thread_id)
+    values = graph.get_state(config).values
+    outage.during_resume = _requests_by_node(gw.log[mark:], outage.thread_id)
+    outage.resumed_steps = [
+        (str(e.get("node")), int(e.get("step") or 0))
+        for e in values.get("costs") or []
+        if e["call_id"] not in before_ids
+    ]
+    outage.status_after_resume = _thread_status(checkpointer, outage.thread_id)[0]
+    emit("resumed", {"outage": outage, "steps": list(values.get("routing") or [])[before_steps:]})

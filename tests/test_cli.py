@@ -1,0 +1,395 @@
+"""The ``langgraph-routing`` command: demo, run, gateway, runs, resume, report, and its errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from langgraph_routing import RoutingPolicy, create_routing_agent, open_checkpointer
+from langgraph_routing._cli import main
+from langgraph_routing._demo_run import request_origin, run_demo
+from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
+from langgraph_routing.testing import LocalGateway
+
+KEY_ENV = "CLI_TEST_ROUTING_KEY"
+POLICY = RoutingPolicy.default()
+PLAN = POLICY.tasks["plan"].model
+SELECT = POLICY.tasks["tool_select"].model
+SYNTH = POLICY.tasks["synthesize"].model
+QUESTION = DEMO_QUESTIONS[0]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(err: str, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    """The default policy with the gateway key read from KEY_ENV (as a user would write it)."""
+    data = POLICY.model_dump(mode="json", exclude_none=True)
+    data["gateway"] = {"api_key_env": KEY_ENV}
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def gw(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with LocalGateway() as gateway:
+        assert gateway.master_key is not None
+        monkeypatch.setenv(KEY_ENV, gateway.master_key)
+        monkeypatch.delenv("LANGGRAPH_ROUTING_BASE_URL", raising=False)
+        yield gateway
+
+
+def thread_values(db: str, thread_id: str) -> dict[str, Any]:
+    with open_checkpointer(db) as cp:
+        graph = create_routing_agent(DEMO_TOOLS, checkpointer=cp, base_url="http://127.0.0.1:9/v1")
+        return dict(graph.get_state({"configurable": {"thread_id": thread_id}}).values)
+
+
+def by_node(records: list[Any], thread_id: str) -> Counter[tuple[str | None, str | None]]:
+    return Counter(
+        (request_origin(r)[1], r.model) for r in records if request_origin(r)[0] == thread_id
+    )
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+def test_demo_result_routes_recovers_and_accounts(tmp_path: Path) -> None:
+    result = run_demo(tmp_path)
+
+    assert len(result.runs) == len(DEMO_QUESTIONS)
+    for run in result.runs:
+        assert run.stop_reason == "done"
+        assert run.answered, (run.question.question, run.answer)
+    # every step on the model the policy names; the one rerouted step on the fallback chain
+    assert result.policy_mismatches() == []
+    for run in result.runs:
+        models = [(s["node"], s["model"]) for s in run.steps]
+        if run.thread_id == result.reroute_thread:
+            assert models[1] == ("tool_select", POLICY.fallback_chain(SELECT)[0])
+            models[1] = ("tool_select", SELECT)
+        assert models[0] == ("plan", PLAN)
+        assert models[-1] == ("synthesize", SYNTH)
+        assert {m for n, m in models if n == "tool_select"} == {SELECT}
+    assert result.fallbacks == 1
+
+    # the outage: the run failed at synthesize, the resume sent synthesize only
+    outage = result.outage
+    assert outage is not None
+    assert outage.status_after_failure == "failed"
+    assert outage.next_nodes == ("synthesize",)
+    assert [(a["model"], a["status"]) for a in outage.attempts] == [(SYNTH, 503)]
+    assert outage.before == Counter({("plan", PLAN): 1, ("tool_select", SELECT): 2})
+    assert outage.failed == Counter({("synthesize", SYNTH): 1})
+    assert outage.during_resume == Counter({("synthesize", SYNTH): 1})
+    assert outage.repeated_steps == [] and outage.resent_nodes == []
+    assert [n for n, _ in outage.resumed_steps] == ["synthesize"]
+    assert outage.status_after_resume == "done"
+    # independently, from the gateway log: nothing before synthesize was sent twice
+    counts = by_node(result.gateway_log, outage.thread_id)
+    assert counts == Counter(
+        {("plan", PLAN): 1, ("tool_select", SELECT): 2, ("synthesize", SYNTH): 2}
+    )
+
+    # the ledger is exactly what the gateway charged, call by call
+    assert result.ledger_total_usd == result.gateway_spend_usd > 0
+    charged = {r.call_id: r.cost_usd for r in result.gateway_log if r.cost_usd is not None}
+    ledger = {
+        e["call_id"]: e["cost_usd"] for e in result.report.entries if e["cost_usd"] is not None
+    }
+    assert ledger == charged
+    assert math.fsum(charged.values()) == result.gateway_spend_usd
+    # the saving is priced from the same calls at the frontier model's prices
+    sonnet = POLICY.models["claude-3-5-sonnet-20241022"]
+    baseline = math.fsum(
+        sonnet.cost_usd(e["prompt_tokens"], e["completion_tokens"])
+        for e in result.report.entries
+        if e["cost_usd"] is not None
+    )
+    assert result.savings.baseline_usd == pytest.approx(baseline)
+    assert result.savings.ratio > 2
+    assert result.ok
+    assert len(result.gateway_log) <= 30
+    assert result.elapsed_s < 60
+
+
+def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "demo", "--workdir", str(tmp_path), "--questions", "3")
+    assert code == 0, err
+    assert err == ""
+    assert "✓ every question answered (3/3)" in out
+    assert "✓ the failed run was resumed to done and no finished step was sent again" in out
+    assert "✓ ledger total == gateway spend" in out
+    assert "✗" not in out.replace("✗ run failed", "")  # the one expected failure is the outage
+    assert "RoutesExhaustedError" in out and "503" in out
+    assert "cheaper" in out
+    for q in DEMO_QUESTIONS[:3]:
+        assert q.question in out
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, _ = cli(capsys, "runs", "--db", db)
+    assert code == 0
+    assert out.count(" done ") >= 3 and "failed" not in out
+
+
+def test_demo_rejects_bad_question_count(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "demo", "--questions", "0")
+    assert code == 2
+    assert_one_error_line(err, "--questions")
+
+
+# -- run, runs, resume, report --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("budget", "sent_nodes"), [("0.000001", set()), ("0.02", {"plan", "tool_select"})]
+)
+def test_run_budget_stops_without_further_requests(
+    gw: LocalGateway,
+    policy_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    budget: str,
+    sent_nodes: set[str],
+) -> None:
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    args = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db, "--thread", "b1"]
+    code, out, err = cli(capsys, "run", QUESTION.question, *args, "--budget", budget)
+    assert code == 0, err
+    assert "budget_exhausted" in out
+    values = thread_values(db, "b1")
+    assert values["stop_reason"] == "budget_exhausted"
+    assert {n for n, _ in by_node(gw.log, "b1")} == sent_nodes
+    assert len(gw.log) == len(values.get("costs") or [])  # every request is in the ledger
+    assert all(r.ok for r in gw.log)
+
+
+def test_failed_run_then_runs_resume_report(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    common = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    gw.add_fault("server_error", model=SYNTH, status=503, times=None)
+    for thread in ("f1", "f2"):
+        code, out, err = cli(capsys, "run", QUESTION.question, *common, "--thread", thread)
+        assert code == 1
+        assert_one_error_line(err, "all routes failed", "503", f"resume {thread}")
+    code, out, _ = cli(capsys, "runs", "--db", db)
+    assert code == 0
+    assert "f1" in out and "f2" in out and out.count("failed") >= 2
+
+    gw.clear_faults()
+    mark = len(gw.log)
+    code, out, err = cli(capsys, "resume", "f1", *common)
+    assert code == 0, err
+    assert QUESTION.expected[0] in out and "done" in out
+    assert by_node(gw.log[mark:], "f1") == Counter({("synthesize", SYNTH): 1})  # nothing repeated
+    values = thread_values(db, "f1")
+    assert values["stop_reason"] == "done" and QUESTION.is_answered_by(values["final_answer"])
+
+    mark = len(gw.log)
+    code, out, err = cli(capsys, "resume", "--all-failed", *common)
+    assert code == 0, err
+    assert "✓ f2: done" in out
+    assert by_node(gw.log[mark:], "f2") == Counter({("synthesize", SYNTH): 1})
+
+    # the report is the thread's ledger, which is what the gateway charged for it
+    spent = math.fsum(
+        r.cost_usd for r in gw.log if r.cost_usd is not None and request_origin(r)[0] == "f1"
+    )
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "f1")
+    assert code == 0, err
+    assert f"Cost by node: ${spent:.6f} (4 calls)" in out
+    assert f"Cost by model: ${spent:.6f} (4 calls)" in out
+    code, out, err = cli(capsys, "report", "--db", db)
+    assert code == 0, err
+    assert f"Cost by thread: ${gw.total_spend:.6f} (8 calls)" in out
+    code, out, _ = cli(capsys, "resume", "f1", *common)
+    assert code == 0 and "nothing to resume" in out
+
+
+def test_run_resume_by_thread_without_question(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'q.db'}"
+    common = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    gw.add_fault("server_error", status=503, times=None)  # every model: plan fails at once
+    code, _, err = cli(capsys, "run", QUESTION.question, *common, "--thread", "p1")
+    assert code == 1
+    assert_one_error_line(err, "all routes failed")
+    gw.clear_faults()
+    code, out, err = cli(capsys, "run", *common, "--thread", "p1")
+    assert code == 0, err
+    assert thread_values(db, "p1")["stop_reason"] == "done"
+    assert QUESTION.expected[0] in out
+
+
+# -- the gateway subcommand ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_gateway_subcommand_serves_models(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "langgraph_routing", "gateway", "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        models = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/models",
+                    headers={"Authorization": "Bearer sk-local-master"},
+                    timeout=2,
+                )
+            except httpx.TransportError:
+                time.sleep(0.05)  # polling a process we started, bounded by the deadline
+                continue
+            models = r.json()
+            break
+        assert models is not None, log.read_text()
+        assert {m["id"] for m in models["data"]} >= {PLAN, SELECT, SYNTH}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=15)
+    assert code == 0, log.read_text()
+    text = log.read_text()
+    assert f"listening on http://127.0.0.1:{port}/v1" in text
+    assert "Traceback" not in text
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_errors_are_one_line_with_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-very-secret-4242"
+    monkeypatch.setenv("LANGGRAPH_ROUTING_API_KEY", secret)
+    monkeypatch.delenv("LANGGRAPH_ROUTING_BASE_URL", raising=False)
+    bad_policy = tmp_path / "bad.yaml"
+    bad_policy.write_text("models: {}\ntasks: {plan: {model: nope}}\n", encoding="utf-8")
+    db = tmp_path / "e.db"
+    with open_checkpointer(f"sqlite:///{db}"):
+        pass  # an existing, empty database
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    cases: list[tuple[list[str], int, tuple[str, ...]]] = [
+        (["run", "q", "--policy", str(bad_policy), "--base-url", dead], 2, ("policy key",)),
+        (["runs", "--db", "mysql://u:pw@host/db"], 2, ("unsupported checkpointer URL",)),
+        (["runs", "--db", f"sqlite:///{tmp_path / 'missing.db'}"], 2, ("no checkpoint database",)),
+        (["report", "--db", f"sqlite:///{db}", "--thread", "nope"], 2, ("unknown thread 'nope'",)),
+        (
+            ["run", "--thread", "nope", "--db", f"sqlite:///{db}", "--base-url", dead],
+            2,
+            ("unknown thread",),
+        ),
+        (["run", "q", "--db", f"sqlite:///{db}"], 2, ("no gateway URL",)),
+        (["run"], 2, ("give a question",)),
+        (["frobnicate"], 2, ("invalid choice",)),
+        (["resume", "--db", f"sqlite:///{db}"], 2, ("THREAD or --all-failed",)),
+        (
+            ["run", "q", "--base-url", dead, "--db", f"sqlite:///{db}", "--thread", "x"],
+            1,
+            ("all routes failed", "connection failed?", dead),
+        ),
+    ]
+    for argv, expected, fragments in cases:
+        code, out, err = cli(capsys, *argv)
+        assert code == expected, (argv, err)
+        assert_one_error_line(err, *fragments)
+        assert secret not in out + err and "pw" not in err
+    monkeypatch.delenv("LANGGRAPH_ROUTING_API_KEY")
+    code, _, err = cli(capsys, "run", "q", "--base-url", dead, "--db", f"sqlite:///{db}")
+    assert code == 2
+    assert_one_error_line(err, "$LANGGRAPH_ROUTING_API_KEY")
+
+
+def test_postgres_password_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("psycopg")
+    url = f"postgresql://me:hunter2secret@127.0.0.1:{free_port()}/app"
+    code, out, err = cli(capsys, "runs", "--db", url)
+    assert code == 2
+    assert_one_error_line(err, "cannot connect to PostgreSQL")
+    assert "hunter2secret" not in out + err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "--debug", "runs", "--db", "mysql://x")
+    assert code == 2
+    assert "Traceback" in err
+    assert err.strip().splitlines()[-1].startswith("error: unsupported checkpointer URL")
+    code, _, err = cli(capsys, "runs", "--db", "mysql://x", "--debug")
+    assert code == 2 and "Traceback" in err
+
+
+def test_python_dash_m_help() -> None:
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "langgraph_routing", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    for command in ("demo", "run", "gateway", "runs", "resume", "report"):
+        assert command in done.stdout
+
+
+def test_resume_rebuilds_the_graph_the_run_used(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --critique run that failed at critique resumes with the critique node (from the
+    checkpoint metadata), without --critique on the resume command line."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    common = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    critic = POLICY.tasks["critique"].model
+    gw.add_fault("server_error", model=critic, nth=3, times=None)  # 2 tool_select calls pass
+    for model in POLICY.fallback_chain(critic):
+        gw.add_fault("server_error", model=model, times=None)
+    code, _, err = cli(capsys, "run", QUESTION.question, *common, "--critique", "--thread", "c1")
+    assert code == 1
+    assert_one_error_line(err, "task 'critique'")
+    gw.clear_faults()
+    mark = len(gw.log)
+    code, out, err = cli(capsys, "resume", "c1", *common)
+    assert code == 0, err
+    assert "next: critique" in out
+    assert {n for n, _ in by_node(gw.log[mark:], "c1")} == {"critique"}
+    assert thread_values(db, "c1")["stop_reason"] == "done"
