@@ -48,7 +48,11 @@ def test_cost_and_routing_reach_langsmith(gateway: LocalGateway, tmp_path: Path)
             "GW_KEY": str(gateway.master_key),
         }
         done = subprocess.run(
-            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
+            [sys.executable, str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
             check=False,
         )
         assert done.returncode == 0, done.stderr[-3000:]

@@ -12,12 +12,11 @@ from typing import Any
 
 from langgraph_routing.testing import _wire as wire
 from langgraph_routing.testing._config import GatewayModel, VirtualKey, hash_key
-from langgraph_routing.testing._faults import FaultTable
-from langgraph_routing.testing._holds import Holds
+from langgraph_routing.testing._faults import Fault, FaultTable
 from langgraph_routing.testing._ledger import Ledger
 from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord
 from langgraph_routing.testing._replies import synthesize_reply
-from langgraph_routing.testing._server import Outcome, Request
+from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
 
 __all__ = ["App"]
@@ -57,20 +56,20 @@ class App:
         master_key: str | None,
         faults: FaultTable,
         ledger: Ledger,
-        holds: Holds,
+        budget_mode: str = "worst_case",
     ) -> None:
+        self.budget_mode = budget_mode
         self.models = dict(models)
         self.keys = dict(keys)
         self.master_key = master_key
         self.faults = faults
         self.ledger = ledger
-        self.holds = holds
         self._model_ids = {
             name: hashlib.sha256(f"emulator/{name}".encode()).hexdigest() for name in self.models
         }
 
     # --- entry point ------------------------------------------------------------------------
-    def __call__(self, request: Request) -> Outcome:
+    def __call__(self, request: Request) -> Outcome | Pending:
         path = request.path.split("?", 1)[0].rstrip("/") or "/"
         if path in _HEALTH_PATHS and request.method == "GET":
             return self._json(200, [], wire.dumps("I'm alive!"))
@@ -187,7 +186,7 @@ class App:
             )
         )
 
-    def _chat(self, request: Request) -> Outcome:
+    def _chat(self, request: Request) -> Outcome | Pending:
         call = _Call(request, str(uuid.uuid4()), time.time(), self._bearer(request))
         failure = self._auth_failure(call.key)
         if failure is not None:
@@ -213,6 +212,11 @@ class App:
                 call, 400, body=wire.unknown_model_error(parsed.get("model")), stream=stream
             )
         call.model = model
+        messages = parsed.get("messages")
+        if not isinstance(messages, list) or not messages:
+            msg = "litellm.BadRequestError: `messages` must be a non-empty list of messages"
+            err = wire.error_body(msg, "invalid_request_error", "messages", 400)
+            return self._finish(call, 400, body=err, stream=stream)
         call.prompt_tokens = count_prompt_tokens(parsed)
         return self._checked_chat(call, model, stream)
 
@@ -220,15 +224,19 @@ class App:
         value = body.get("max_completion_tokens") or body.get("max_tokens")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def _checked_chat(self, call: _Call, model: GatewayModel, stream: bool) -> Outcome:
+    def _checked_chat(self, call: _Call, model: GatewayModel, stream: bool) -> Outcome | Pending:
         body = call.body
         vk = self.keys.get(call.key) if call.key is not None else None
         max_tokens = self._max_tokens(body)
         if vk is not None and vk.max_budget is not None:
-            worst = model.cost(call.prompt_tokens, max_tokens or model.max_output_tokens)
             spend = self.ledger.key_spend(call.key)
-            if spend + worst > vk.max_budget:
-                err = wire.budget_error(hash_key(vk.key), spend, vk.max_budget)
+            if self.budget_mode == "spend":  # LiteLLM's default: admit while spend < budget
+                over, shown = spend >= vk.max_budget, spend
+            else:  # fail-closed: spend + worst case of this call must fit
+                worst = model.cost(call.prompt_tokens, max_tokens or model.max_output_tokens)
+                over, shown = spend + worst > vk.max_budget, spend + worst
+            if over:
+                err = wire.budget_error(hash_key(vk.key), shown, vk.max_budget)
                 return self._finish(call, 422, body=err, stream=stream)
         if vk is not None and vk.rpm is not None:
             admitted, current = self.ledger.admit(vk.key, vk.rpm)
@@ -241,11 +249,19 @@ class App:
         if fault is not None:
             call.fault = fault.kind
             if fault.kind == "hang":
-                self.holds.hold(fault.params.get("seconds"))
-            elif fault.kind == "drop":
+                seconds = fault.params.get("seconds")
+                return Pending(seconds, lambda: self._reply(call, model, stream, None))
+            if fault.kind == "drop":
                 return self._finish(call, 0, stream=stream)
-            elif fault.kind in _ERROR_FAULTS:
+            if fault.kind in _ERROR_FAULTS:
                 return self._error_fault(call, model, fault.kind, fault.params, stream)
+        return self._reply(call, model, stream, fault)
+
+    def _reply(
+        self, call: _Call, model: GatewayModel, stream: bool, fault: Fault | None
+    ) -> Outcome:
+        body = call.body
+        max_tokens = self._max_tokens(body)
         if body.get("tools") and not model.supports_tools:
             msg = (
                 f"litellm.UnsupportedParamsError: {model.name} does not support parameters: "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BUDGET_MODES",
     "DEFAULT_MODELS",
     "GatewayConfigError",
     "GatewayModel",
@@ -18,8 +19,11 @@ __all__ = [
     "models_from_policy",
     "normalize_keys",
     "normalize_models",
+    "validate_budget_mode",
     "validate_port",
 ]
+
+BUDGET_MODES = ("worst_case", "spend")
 
 
 class GatewayConfigError(ValueError):
@@ -38,7 +42,7 @@ def hash_key(key: str) -> str:
     """Return the sha256 hex digest LiteLLM uses to name a virtual key.
 
     >>> hash_key("sk-1")[:12]
-    '3a0a2a8c0cf7'
+    '0f2c10bf3d12'
     """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -47,7 +51,7 @@ def key_label(key: str | None, alias: str | None = None) -> str:
     """Printable name of a key: its alias, else ``sha256:<8 hex>``; never the key itself.
 
     >>> key_label("sk-1", "planner"), key_label("sk-1"), key_label(None)
-    ('planner', 'sha256:3a0a2a8c', 'anonymous')
+    ('planner', 'sha256:0f2c10bf', 'anonymous')
     """
     if alias:
         return alias
@@ -96,11 +100,18 @@ class GatewayModel:
             _check_number(owner, attr, getattr(self, attr), positive=False)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD cost of a call, computed as LiteLLM does from per-token prices."""
-        return (
-            prompt_tokens * self.input_per_million / 1e6
-            + completion_tokens * self.output_per_million / 1e6
-        )
+        """USD cost of a call, bit for bit as LiteLLM computes it: tokens x per-token price."""
+        return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
+
+    @property
+    def input_per_token(self) -> float:
+        """USD per prompt token (``input_per_million / 1e6``, LiteLLM's ``input_cost_per_token``)."""
+        return self.input_per_million / 1e6
+
+    @property
+    def output_per_token(self) -> float:
+        """USD per completion token (LiteLLM's ``output_cost_per_token``)."""
+        return self.output_per_million / 1e6
 
 
 @dataclass(frozen=True)
@@ -219,3 +230,10 @@ def validate_port(port: object) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise GatewayConfigError(f"port must be an integer in 0..65535, got {port!r}")
     return port
+
+
+def validate_budget_mode(mode: object) -> str:
+    """Return ``mode`` if it is ``"worst_case"`` or ``"spend"``."""
+    if mode not in BUDGET_MODES:
+        raise GatewayConfigError(f"budget_mode must be 'worst_case' or 'spend', got {mode!r}")
+    return str(mode)

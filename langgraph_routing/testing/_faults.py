@@ -73,7 +73,7 @@ class Fault:
 
     >>> f = Fault("server_error", model=None, key="sk-x", nth=2, times=1, params={"status": 503})
     >>> f
-    Fault(kind='server_error', model=None, key='sha256:c4e6cf58', nth=2, times=1, fired=0, params={'status': 503})
+    Fault(kind='server_error', model=None, key='sha256:9df37f5e', nth=2, times=1, fired=0, params={'status': 503})
     """
 
     def __init__(

@@ -17,6 +17,7 @@ from langgraph_routing.testing._config import (
     models_from_policy,
     normalize_keys,
     normalize_models,
+    validate_budget_mode,
     validate_port,
 )
 from langgraph_routing.testing._faults import Fault, FaultTable
@@ -28,14 +29,18 @@ from langgraph_routing.testing._server import Server
 
 __all__ = ["LocalGateway", "serve"]
 
-_POLL_S = 0.05
-
 
 class LocalGateway:
     """An OpenAI-compatible HTTP gateway on 127.0.0.1 that answers like the LiteLLM proxy.
 
     It prices calls, sends ``x-litellm-*`` headers, enforces virtual-key budgets and rpm,
     and fails on demand (:meth:`add_fault`). Use the real ``openai`` SDK or ``ChatOpenAI``.
+
+    ``budget_mode="worst_case"`` (default) rejects a call with 422 when the key's spend plus
+    the call's worst case (prompt + max_tokens, else the model's max output) exceeds
+    ``max_budget`` (LiteLLM with ``fail_closed_budget_enforcement: true``; the message's
+    "Current cost" is that projected total); ``"spend"`` rejects only once spend >=
+    ``max_budget`` (the proxy's default admission).
 
     >>> import openai
     >>> with LocalGateway() as gw:
@@ -54,7 +59,9 @@ class LocalGateway:
         master_key: str | None = "sk-local-master",
         port: int = 0,
         host: str = "127.0.0.1",
+        budget_mode: str = "worst_case",
     ) -> None:
+        self._budget_mode = validate_budget_mode(budget_mode)
         self._models = normalize_models(models)
         self._keys = normalize_keys(keys, master_key)
         self._master_key = master_key
@@ -68,7 +75,6 @@ class LocalGateway:
         self._script_counter = 0
         self._lock = threading.Lock()
         self._server: Server | None = None
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_policy(cls, policy: Any, **kw: Any) -> LocalGateway:
@@ -89,32 +95,24 @@ class LocalGateway:
             if self._server is not None:
                 return self
             app = App(
-                self._models, self._keys, self._master_key, self._faults, self._ledger, self._holds
+                self._models,
+                self._keys,
+                self._master_key,
+                self._faults,
+                self._ledger,
+                self._budget_mode,
             )
-            server = Server(self._host, self._requested_port, app)
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": _POLL_S},
-                name=f"LocalGateway:{server.server_port}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
+            server = Server(self._host, self._requested_port, app, self._holds)
+            server.start()
+            self._server = server
         return self
 
     def stop(self) -> None:
         """Release held requests, close all connections and free the port. Idempotent."""
         with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is None:
-            return
-        self._holds.release_all()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> LocalGateway:
         return self.start()

@@ -31,7 +31,7 @@ class RequestRecord:
     ...                   status=200, fault=None, prompt_tokens=9, completion_tokens=3,
     ...                   cost_usd=5.25e-05, started_at=0.0)
     >>> "sk-secret" in repr(r), r.key_alias
-    (False, 'sha256:c3a0ed4f')
+    (False, 'sha256:746b4ad1')
     """
 
     call_id: str

@@ -14,8 +14,11 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-INFO = {"version": "x", "license_expiration_time": None,
-        "instance_flags": {"zstd_compression_enabled": False}}
+INFO = {
+    "version": "x",
+    "license_expiration_time": None,
+    "instance_flags": {"zstd_compression_enabled": False},
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
