@@ -243,11 +243,6 @@ def litellm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> floa
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalGateway bug: GatewayModel.cost computes tokens * price_per_million / 1e6; the "
-    "proxy multiplies by the per-token price (price_per_million / 1e6), so the last bits differ",
-)
 def test_cost_bitwise_parity(targets: dict[str, Target], parity: ParityRecorder) -> None:
     local, proxy = both("non_streaming", targets, run_non_streaming)
     tokens = proxy["tokens"]
