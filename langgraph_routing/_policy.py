@@ -57,10 +57,10 @@ class ModelSpec(_Strict):
     supports_structured_output: bool = True
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Price of a call at this model's list prices."""
-        return (
-            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
-        ) / 1_000_000
+        """Price of a call at this model's list prices (per-token prices, as LiteLLM computes)."""
+        return prompt_tokens * (self.input_per_million / 1e6) + completion_tokens * (
+            self.output_per_million / 1e6
+        )
 
 
 class GatewaySpec(_Strict):
