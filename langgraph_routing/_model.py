@@ -75,6 +75,16 @@ class RoutingChatModel(BaseChatModel):
 
     # ---- identity -----------------------------------------------------------------------
 
+    def __repr__(self) -> str:
+        # short on purpose: LangChain puts repr(model) into every traced run's "serialized"
+        task = self.task.value if self.task else None
+        return (
+            f"RoutingChatModel(task={task!r}, base_url={self.base_url!r}, "
+            f"models={list(self.policy.models)})"
+        )
+
+    __str__ = __repr__
+
     @property
     def _llm_type(self) -> str:
         return "routing-chat-model"
