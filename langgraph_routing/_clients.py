@@ -9,7 +9,6 @@ never meets langchain-openai's cached client bound to a closed loop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import weakref
 from typing import Any
@@ -38,10 +37,6 @@ class GatewayChatOpenAI(ChatOpenAI):
         if generation is not None and isinstance(usage, dict) and usage.get("cost") is not None:
             generation.message.response_metadata[USAGE_COST_KEY] = usage["cost"]
         return generation
-
-
-def _key_id(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 class ClientPool:
@@ -76,7 +71,7 @@ class ClientPool:
         return GatewayChatOpenAI(**kwargs)
 
     def sync_client(self, model: str, api_key: str) -> ChatOpenAI:
-        key = (model, _key_id(api_key))
+        key = (model, api_key)  # held in memory only, like the client itself holds it
         client = self._sync.get(key)
         if client is None:
             with self._lock:
@@ -86,7 +81,7 @@ class ClientPool:
 
     def async_client(self, model: str, api_key: str) -> ChatOpenAI:
         loop = asyncio.get_running_loop()
-        key = (model, _key_id(api_key))
+        key = (model, api_key)
         with self._lock:
             per_loop = self._async.get(loop)
             if per_loop is None:
