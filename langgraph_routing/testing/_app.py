@@ -239,12 +239,16 @@ class App:
                 err = wire.budget_error(hash_key(vk.key), shown, vk.max_budget)
                 return self._finish(call, 422, body=err, stream=stream)
         if vk is not None and vk.rpm is not None:
-            admitted, current = self.ledger.admit(vk.key, vk.rpm)
+            admitted, _ = self.ledger.admit(vk.key, vk.rpm)
             if not admitted:
-                err = wire.rpm_error(current, vk.rpm)
-                return self._finish(
-                    call, 429, body=err, extra=[("retry-after", "60")], stream=stream
-                )
+                reset_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(time.time() + 60))
+                err = wire.rpm_error(hash_key(vk.key), vk.rpm, reset_at)
+                extra = [
+                    ("retry-after", "60"),
+                    ("rate_limit_type", "requests"),
+                    ("reset_at", reset_at),
+                ]
+                return self._finish(call, 429, body=err, extra=extra, stream=stream)
         fault = self.faults.pick(model.name, call.key)
         if fault is not None:
             call.fault = fault.kind
@@ -292,6 +296,9 @@ class App:
                 extra.append(("retry-after-ms", _num(params["retry_after_ms"])))
             elif params.get("provider_retry_after") is not None:
                 extra.append(("llm_provider-retry-after", _num(params["provider_retry_after"])))
+            elif params.get("provider_retry_after_ms") is not None:
+                value = _num(params["provider_retry_after_ms"])
+                extra.append(("llm_provider-retry-after-ms", value))
             return self._finish(
                 call, 429, body=wire.rate_limit_error(model.name), extra=extra, stream=stream
             )

@@ -15,7 +15,9 @@ __all__ = ["FAULT_KINDS", "SERVER_ERROR_STATUSES", "Fault", "FaultTable"]
 # kind -> allowed parameters
 FAULT_KINDS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        "rate_limit": frozenset({"retry_after", "retry_after_ms", "provider_retry_after"}),
+        "rate_limit": frozenset(
+            {"retry_after", "retry_after_ms", "provider_retry_after", "provider_retry_after_ms"}
+        ),
         "server_error": frozenset({"status"}),
         "hang": frozenset({"seconds"}),
         "drop": frozenset(),
@@ -29,7 +31,13 @@ FAULT_KINDS: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504})
-_NUMERIC_PARAMS = {"retry_after", "retry_after_ms", "provider_retry_after", "seconds"}
+_NUMERIC_PARAMS = {
+    "retry_after",
+    "retry_after_ms",
+    "provider_retry_after",
+    "provider_retry_after_ms",
+    "seconds",
+}
 
 
 def _fail(message: str) -> GatewayConfigError:
@@ -49,7 +57,8 @@ def _validate_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
                 raise _fail(f"{kind}: {name} must be a non-negative number, got {value!r}")
     if kind == "rate_limit" and sum(v is not None for v in out.values()) > 1:
         raise _fail(
-            "rate_limit: give at most one of retry_after, retry_after_ms, provider_retry_after"
+            "rate_limit: give at most one of retry_after, retry_after_ms, provider_retry_after, "
+            "provider_retry_after_ms"
         )
     if kind == "server_error":
         status = out.setdefault("status", 500)

@@ -182,8 +182,23 @@ class LocalGateway:
         **params: Any,
     ) -> Fault:
         """Fail matching calls. ``nth`` counts calls matching model/key (1-based); ``times=None``
-        fails forever. Kinds: rate_limit, server_error, hang, drop, truncate_stream,
-        malformed_json, missing_usage, cost_header, context_overflow, budget_exceeded, auth_error.
+        fails forever. Kinds and their parameters:
+
+        - ``rate_limit``: 429 ``throttling_error``; at most one of ``retry_after`` (s, header
+          ``retry-after``), ``retry_after_ms`` (``retry-after-ms``), ``provider_retry_after``
+          (``llm_provider-retry-after`` only, as the proxy relays a provider's) or
+          ``provider_retry_after_ms`` (``llm_provider-retry-after-ms``).
+        - ``server_error``: ``status`` 500 (default), 502, 503 or 504.
+        - ``hang``: hold the request ``seconds`` (None: until :meth:`release_holds`/stop),
+          then answer normally; other requests are not blocked.
+        - ``drop``: close the connection without an answer.
+        - ``truncate_stream``: SSE ends half-way, no finish reason, usage chunk or
+          ``[DONE]`` (non-streaming: a body cut in half).
+        - ``malformed_json``: 200 with an invalid JSON body.
+        - ``missing_usage``: no ``usage`` in the body / no usage chunk (still charged).
+        - ``cost_header``: ``value`` (str) sent as ``x-litellm-response-cost`` (None: header
+          omitted); on streams it replaces ``usage.cost``.
+        - ``context_overflow`` (400), ``budget_exceeded`` (422), ``auth_error`` (401).
 
         >>> gw = LocalGateway()
         >>> gw.add_fault("server_error", model="gpt-4o", status=503).params["status"]

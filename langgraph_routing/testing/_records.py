@@ -23,8 +23,8 @@ class RequestRecord:
     """One request the gateway answered (or dropped), in arrival order of completion.
 
     ``key`` is the bearer token as sent; it never appears in ``repr`` (``key_alias`` does).
-    ``status`` is 0 for a dropped connection. ``cost_usd`` is what the key was charged
-    (None when nothing was charged).
+    ``status`` is 0 for a dropped connection. ``cost_usd`` is what the key was charged: the
+    call's cost on a 200, None when nothing was charged (errors, dropped connections).
 
     >>> r = RequestRecord(call_id="c1", model="gpt-4o", key="sk-secret", key_alias=None,
     ...                   user=None, headers={}, message_count=1, tools=(), stream=False,

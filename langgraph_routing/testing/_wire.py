@@ -102,11 +102,11 @@ def rate_limit_error(model: str) -> bytes:
     return error_body(message, "throttling_error", None, 429)
 
 
-def rpm_error(current: int, limit: int) -> bytes:
+def rpm_error(key_hash: str, limit: int, reset_at: str) -> bytes:
+    """The v3 rate limiter's answer for a key over its rpm (1.108.7 wording)."""
     message = (
-        "LiteLLM Rate Limit Handler for rate limit type = key. Crossed TPM / RPM / Max Parallel "
-        f"Request Limit. current rpm: {current}, rpm limit: {limit}, current tpm: 0, "
-        "tpm limit: None"
+        f"Rate limit exceeded for api_key: {key_hash}. Limit type: requests. "
+        f"Current limit: {limit}, Remaining: 0. Limit resets at: {reset_at}"
     )
     return error_body(message, "throttling_error", None, 429)
 
