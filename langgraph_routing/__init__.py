@@ -21,6 +21,7 @@ from ._nodes import critique_node, plan_node, synthesize_node, tool_select_node
 from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport
 from ._state import RoutingState, StopReason, costs_update
+from ._streaming import StreamInterruptedError
 from ._threads import (
     ThreadInfo,
     alist_threads,
@@ -51,6 +52,7 @@ __all__ = [
     "RoutingPolicy",
     "RoutingState",
     "StopReason",
+    "StreamInterruptedError",
     "ThreadInfo",
     "add_costs",
     "alist_threads",

@@ -40,6 +40,7 @@ from ._runs import run_tracker
 from ._tokens import TokenCounter
 
 _log = logging.getLogger("langgraph_routing.costs")
+_MAX_PENDING = 10_000
 
 
 def _never_raises(method: Callable[..., None]) -> Callable[..., None]:
@@ -173,6 +174,8 @@ class CostCallbackHandler(BaseCallbackHandler):
         )
         with self._lock:
             self._pending[run_id] = pending
+            while len(self._pending) > _MAX_PENDING:  # runs that never ended (abandoned streams)
+                self._pending.pop(next(iter(self._pending)))
         if self.budget_usd is not None and pending.model in self.policy.models:
             spec = self.policy.models[pending.model]
             max_out = params.get("max_tokens") or params.get("max_completion_tokens")
@@ -247,6 +250,12 @@ class CostCallbackHandler(BaseCallbackHandler):
         with self._lock:
             pending = self._pending.pop(run_id, None)
         if pending is None:
+            return
+        raised_routing = getattr(error, "routing", None)  # set by RoutingChatModel when it raises
+        if isinstance(raised_routing, Mapping):
+            record = {**raised_routing, "run_id": raised_routing.get("run_id") or pending.root}
+            for entry in entries_from_routing(record, None, fallback_id=str(run_id)):
+                self.add(entry)
             return
         if isinstance(error, RoutesExhaustedError):
             exhausted: dict[str, Any] = {

@@ -18,6 +18,22 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 USAGE_COST_KEY = "usage_cost"
+FORCED_CLIENT_KEYS = frozenset(
+    {
+        "model",
+        "model_name",
+        "api_key",
+        "openai_api_key",
+        "base_url",
+        "openai_api_base",
+        "max_retries",
+        "include_response_headers",
+        "stream_usage",
+        "http_async_client",
+    }
+)
+"""Client settings routing owns: retries live in the routing model only (never stacked), the
+model is chosen per call, and headers/stream usage carry the cost."""
 
 
 class GatewayChatOpenAI(ChatOpenAI):
@@ -57,6 +73,7 @@ class ClientPool:
 
     def _build(self, model: str, api_key: str, http_async_client: Any = None) -> ChatOpenAI:
         kwargs: dict[str, Any] = {
+            **self._chat_kwargs,
             "model": model,
             "api_key": api_key,
             "base_url": self._base_url,
@@ -64,7 +81,6 @@ class ClientPool:
             "timeout": self._timeout,
             "include_response_headers": True,
             "stream_usage": True,
-            **self._chat_kwargs,
         }
         if http_async_client is not None:
             kwargs["http_async_client"] = http_async_client

@@ -26,7 +26,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from ._clients import USAGE_COST_KEY, ClientPool
+from ._clients import FORCED_CLIENT_KEYS, USAGE_COST_KEY, ClientPool
 from ._errors import MissingKeyError
 from ._policy import AgentTask, Choice, RoutingPolicy
 from ._route import CallContext, Route
@@ -58,6 +58,11 @@ class RoutingChatModel(BaseChatModel):
     task: AgentTask | None = None
     timeout_s: float | None = None
     chat_kwargs: dict[str, Any] = Field(default_factory=dict)
+    stream_buffering: Literal["attempt", "none"] = "attempt"
+    """``"attempt"`` (default): a streamed attempt is delivered once it completed, so a failure
+    mid-stream falls back without duplicated output. ``"none"``: chunks are delivered as they
+    arrive, and a failure after the first delivered chunk raises
+    :class:`StreamInterruptedError` instead of falling back."""
 
     _pool: ClientPool = PrivateAttr()
     _counter: TokenCounter = PrivateAttr(default_factory=TokenCounter)
@@ -69,6 +74,12 @@ class RoutingChatModel(BaseChatModel):
             or self.policy.gateway.base_url
         )
         self.base_url = base_url
+        owned = sorted(FORCED_CLIENT_KEYS & set(self.chat_kwargs))
+        if owned:
+            raise ValueError(
+                f"{', '.join(owned)} cannot be set on a RoutingChatModel's clients: routing owns "
+                "them (retries happen once, in the routing model; the model is chosen per call)"
+            )
         timeout = self.timeout_s or self.policy.gateway.timeout_s
         self._pool = ClientPool(base_url, timeout, dict(self.chat_kwargs))
         run_tracker()
@@ -195,7 +206,8 @@ class RoutingChatModel(BaseChatModel):
         call_kwargs["extra_headers"] = {**headers, **(call_kwargs.get("extra_headers") or {})}
         if user and "user" not in call_kwargs:
             call_kwargs["user"] = user
-        return Route(self.policy, choice, prompt, needs_tools, context), api_key, call_kwargs
+        route = Route(self.policy, choice, prompt, needs_tools, context, secret=api_key)
+        return route, api_key, call_kwargs
 
     def _finish(
         self,
@@ -257,16 +269,19 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route)
+            tracker = StreamTracker(route, live=self.stream_buffering == "none")
             try:
                 for chunk in client._stream(messages, stop=stop, run_manager=None, **call_kwargs):
-                    yield tracker.see(chunk)
+                    if (seen := tracker.see(chunk)) is not None:
+                        yield seen
                 tracker.check_complete()
             except Exception as exc:
+                tracker.interrupted(exc)
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:
                     time.sleep(delay)
                 continue
+            yield from tracker.release()
             yield tracker.final(time.perf_counter() - started, run_manager)
             return
 
@@ -309,18 +324,22 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route)
+            tracker = StreamTracker(route, live=self.stream_buffering == "none")
             try:
                 async for chunk in client._astream(
                     messages, stop=stop, run_manager=None, **call_kwargs
                 ):
-                    yield tracker.see(chunk)
+                    if (seen := tracker.see(chunk)) is not None:
+                        yield seen
                 tracker.check_complete()
             except Exception as exc:
+                tracker.interrupted(exc)
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:
                     await asyncio.sleep(delay)
                 continue
+            for chunk in tracker.release():
+                yield chunk
             yield tracker.final(time.perf_counter() - started, run_manager)
             return
 

@@ -21,6 +21,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_stream_writer
 
 from ._errors import BudgetExceededError
+from ._ledger import entries_from_routing
 from ._model import RoutingChatModel
 from ._policy import AgentTask
 from ._state import StopReason, costs_update
@@ -176,8 +177,20 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
         return update
 
     def _gateway_stop(self, exc: BudgetExceededError) -> dict[str, Any]:
-        text = f"Stopped before {self.name}: the gateway refused the call ({exc})."
-        return stop_update(StopReason.GATEWAY_BUDGET_EXCEEDED, text)
+        if exc.scope == "gateway":
+            reason = StopReason.GATEWAY_BUDGET_EXCEEDED
+            text = f"Stopped before {self.name}: the gateway refused the call ({exc})."
+        else:  # a run/thread budget (e.g. a CostCallbackHandler with budget_usd) refused it
+            reason = StopReason.BUDGET_EXHAUSTED
+            text = f"Stopped before {self.name}: {exc}"
+        update = stop_update(reason, text)
+        routing = getattr(exc, "routing", None)  # the refused call's attempts, for the ledger
+        if isinstance(routing, Mapping):
+            update["costs"] = [
+                e.to_dict()
+                for e in entries_from_routing(routing, None, fallback_id=f"{self.name}:refused")
+            ]
+        return update
 
     def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         try:

@@ -298,7 +298,7 @@ class RoutingPolicy(_Strict):
     def reserved_output(self, task: AgentTask | str, max_tokens: int | None = None) -> int:
         """Output tokens to reserve for a call: the call's ``max_tokens``, else the task's, else
         the policy's ``reserve_output_tokens`` (bounded by the model's output limit)."""
-        route = self.tasks[AgentTask(task)]
+        route = self.tasks.get(AgentTask(task)) or self.tasks[self.default_task]
         spec = self.models[route.model]
         wanted = max_tokens or route.max_output_tokens or self.reserve_output_tokens
         return min(wanted, spec.max_output_tokens)

@@ -6,6 +6,7 @@ ended, and does the waiting. It applies the policy's decisions and records every
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Mapping
@@ -57,6 +58,7 @@ class Route:
     context: CallContext
     model: str = ""
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    secret: str = field(default="", repr=False)
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
 
@@ -80,6 +82,21 @@ class Route:
         return self.prompt.tokens + self.choice.reserved_output <= spec.context_window
 
     def failed(self, exc: BaseException, latency_s: float) -> float:
+        """Record a failed attempt; return the seconds to wait before the next one, or raise.
+
+        Whatever is raised carries ``.routing`` (this call's record, every attempt included) and
+        never the key the call was made with."""
+        try:
+            return self._failed(exc, latency_s)
+        except BaseException as raised:
+            _scrub(raised, self.secret)
+            if raised is not exc:
+                _scrub(exc, self.secret)
+            with contextlib.suppress(AttributeError):  # exceptions with __slots__
+                raised.routing = self.metadata()  # type: ignore[attr-defined]
+            raise
+
+    def _failed(self, exc: BaseException, latency_s: float) -> float:
         """Record a failed attempt; return the seconds to wait before the next one, or raise."""
         info = inspect_error(exc)
         if info is None:
@@ -183,3 +200,17 @@ class Route:
             "attempts": [dict(a) for a in self.attempts],
             **extra,
         }
+
+
+def _scrub(exc: BaseException, secret: str) -> None:
+    """Replace a key the gateway echoed in an error (some LiteLLM versions do) by ``***``."""
+    if not secret or len(secret) < 4:
+        return
+    if secret in str(exc) or secret in repr(getattr(exc, "body", None)):
+        exc.args = tuple(a.replace(secret, "***") if isinstance(a, str) else a for a in exc.args)
+        message = getattr(exc, "message", None)
+        if isinstance(message, str):
+            exc.message = message.replace(secret, "***")  # type: ignore[attr-defined]
+        body = getattr(exc, "body", None)
+        if body is not None:
+            exc.body = json.loads(json.dumps(body, default=str).replace(secret, "***"))  # type: ignore[attr-defined]

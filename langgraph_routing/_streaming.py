@@ -11,10 +11,24 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from ._clients import USAGE_COST_KEY
+from ._errors import RoutingError
 from ._route import Route
 from ._trace import annotate_trace
 
 _RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+
+
+class StreamInterruptedError(RoutingError):
+    """A live stream failed after chunks were delivered; not retried, so output is never
+    duplicated (``stream_buffering="attempt"`` falls back instead)."""
+
+    def __init__(self, model: str, delivered: int) -> None:
+        self.model = model
+        self.delivered = delivered
+        super().__init__(
+            f"the stream from {model} failed after {delivered} chunks were delivered; not "
+            "retried to avoid duplicated output (stream_buffering='attempt' falls back)"
+        )
 
 
 class TruncatedStreamError(ConnectionError):
@@ -24,8 +38,12 @@ class TruncatedStreamError(ConnectionError):
 class StreamTracker:
     """Watches one streamed attempt: first-chunk marker, completion, headers and usage.cost."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, live: bool = False) -> None:
         self.route = route
+        self.live = live
+        self.delivered = 0
+        self.buffer: list[ChatGenerationChunk] = []
+        self.response_id: str | None = None
         self.first = True
         self.finished = False
         self.headers: dict[str, Any] | None = None
@@ -33,7 +51,8 @@ class StreamTracker:
         self.usage: dict[str, Any] = {}
         self.text: list[str] = []
 
-    def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+    def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk | None:
+        """Inspect a chunk; return it when it is to be delivered now (live mode)."""
         info = chunk.generation_info or {}
         meta = chunk.message.response_metadata
         if info.get("finish_reason") or meta.get("finish_reason"):
@@ -51,8 +70,24 @@ class StreamTracker:
             self.usage = dict(usage)
         if self.first:
             self.first = False
+            self.response_id = chunk.message.id
             chunk.message.response_metadata["routing_call"] = self.route.metadata()
-        return chunk
+        if self.live:
+            self.delivered += 1
+            return chunk
+        self.buffer.append(chunk)
+        return None
+
+    def interrupted(self, exc: BaseException) -> None:
+        """After a failed attempt: raise when output was already delivered (it cannot be
+        taken back), else let the failure table decide."""
+        if self.delivered:
+            raise StreamInterruptedError(self.route.model, self.delivered) from exc
+
+    def release(self) -> list[ChatGenerationChunk]:
+        """The buffered chunks of the completed attempt, to deliver now."""
+        out, self.buffer = self.buffer, []
+        return out
 
     def check_complete(self) -> None:
         if not self.finished:
@@ -65,7 +100,7 @@ class StreamTracker:
             self.usage.get("input_tokens"),
             self.usage.get("output_tokens"),
             latency_s,
-            fallback_call_id=str(uuid.uuid4()),
+            fallback_call_id=self.response_id or str(uuid.uuid4()),
             completion_text="".join(self.text),
         )
         annotate_trace(run_manager, routing)

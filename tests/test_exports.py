@@ -43,6 +43,7 @@ EXPORTED = [
     "RoutingPolicy",
     "RoutingState",
     "StopReason",
+    "StreamInterruptedError",
     "ThreadInfo",
     "add_costs",
     "alist_threads",

@@ -293,3 +293,75 @@ def test_hang_past_timeout_and_dropped_connection_fall_back(gateway: LocalGatewa
     reply = model.with_task("tool_select").invoke("pick a tool")
     assert [r.model for r in gateway.log][-1] == "claude-3-5-haiku-20241022"
     assert reply.response_metadata["routing"]["attempts"][0]["error_kind"] == "transient"
+
+
+def test_truncated_stream_delivers_only_the_fallbacks_answer(gateway: LocalGateway) -> None:
+    model = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key)
+    gateway.add_fault("truncate_stream", model="o3-mini")
+    chunks = list(model.with_task("plan").stream("plan a trip to Kyoto"))
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    direct = model.with_task("plan").invoke(
+        "plan a trip to Kyoto", model="claude-3-5-sonnet-20241022"
+    )
+    assert merged.content == direct.content  # no partial output of the failed attempt
+    routing = merged.response_metadata["routing"]
+    assert [a["error_kind"] for a in routing["attempts"]] == ["transient", None]
+    assert routing["call_id"] == gateway.log[1].call_id
+
+
+def test_live_stream_interrupted_is_not_duplicated(gateway: LocalGateway) -> None:
+    from langgraph_routing import StreamInterruptedError
+
+    live = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key).model_copy(
+        update={"stream_buffering": "none"}
+    )
+    gateway.add_fault("truncate_stream", model="o3-mini")
+    received = []
+    with pytest.raises(StreamInterruptedError) as info:
+        for chunk in live.with_task("plan").stream("plan a trip"):
+            received.append(chunk)
+    assert received and info.value.model == "o3-mini"
+    assert [r.model for r in gateway.log] == ["o3-mini"]  # no fallback after delivered output
+
+
+def test_client_settings_owned_by_routing_are_refused() -> None:
+    for key in ("max_retries", "model", "include_response_headers"):
+        with pytest.raises(ValueError, match=key):
+            init_routing_model(base_url="http://127.0.0.1:9/v1", api_key="x", **{key: 1})
+
+
+def test_failed_attempts_reach_the_ledger_when_the_call_raises(
+    gateway: LocalGateway, model: Any
+) -> None:
+    from langgraph_routing import cost_tracking
+
+    gateway.add_fault("server_error", model="o3-mini", status=503)
+    gateway.add_fault("budget_exceeded", model="claude-3-5-sonnet-20241022")
+    with cost_tracking() as costs, pytest.raises(BudgetExceededError) as info:
+        model.with_task("plan").invoke("plan")
+    assert [(a["model"], a["status"]) for a in info.value.routing["attempts"]] == [  # type: ignore[attr-defined]
+        ("o3-mini", 503),
+        ("claude-3-5-sonnet-20241022", 422),
+    ]
+    assert [(e.model, e.status) for e in costs.entries] == [
+        ("o3-mini", "error"),
+        ("claude-3-5-sonnet-20241022", "error"),
+    ]
+    assert [e.call_id for e in costs.entries] == [r.call_id for r in gateway.log]
+
+
+def test_key_echoed_by_a_gateway_is_scrubbed() -> None:
+    from langgraph_routing._route import _scrub
+
+    class Echo(Exception):
+        def __init__(self, message: str) -> None:
+            super().__init__(message)
+            self.message = message
+            self.body = {"error": {"message": message}}
+
+    exc = Echo("LiteLLM Virtual Key expected. Received=sk-very-secret-key")
+    _scrub(exc, "sk-very-secret-key")
+    assert "sk-very-secret-key" not in str(exc) + exc.message + repr(exc.body)
+    assert "Received=***" in str(exc)

@@ -217,3 +217,9 @@ def test_retry_after_headers() -> None:
     assert parse_retry_after({"llm_provider-retry-after": "3"}) == 3.0
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_tasks_missing_from_the_policy_use_the_default_task() -> None:
+    policy = RoutingPolicy.from_dict(_base())  # only "plan" is routed
+    assert policy.select("critique", 10).model == "a"
+    assert policy.reserved_output("synthesize") == 100  # the default task's model's limit
