@@ -101,6 +101,9 @@ class ClientPool:
         with self._lock:
             per_loop = self._async.get(loop)
             if per_loop is None:
+                # clients hold their loop, so the weak keys alone never free closed loops' clients
+                for old in [lp for lp in self._async if lp.is_closed()]:
+                    del self._async[old]
                 per_loop = {}
                 self._async[loop] = per_loop
             client = per_loop.get(key)
@@ -112,3 +115,26 @@ class ClientPool:
                 client = self._build(model, api_key, http_async_client=http)
                 per_loop[key] = client
         return client
+
+
+_CREDENTIAL_HEADERS = frozenset(
+    {
+        "set-cookie",
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "www-authenticate",
+        "x-api-key",
+        "api-key",
+    }
+)
+
+
+def drop_credential_headers(holder: dict[str, Any]) -> None:
+    """Remove credential-bearing response headers from ``holder["headers"]`` in place: they
+    would otherwise be checkpointed with the message and sent to traces."""
+    headers = holder.get("headers")
+    if isinstance(headers, dict) and any(k.lower() in _CREDENTIAL_HEADERS for k in headers):
+        holder["headers"] = {
+            k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS
+        }

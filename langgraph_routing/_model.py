@@ -26,14 +26,14 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from ._clients import FORCED_CLIENT_KEYS, USAGE_COST_KEY, ClientPool
+from ._clients import FORCED_CLIENT_KEYS, USAGE_COST_KEY, ClientPool, drop_credential_headers
 from ._errors import MissingKeyError
 from ._policy import AgentTask, Choice, RoutingPolicy
 from ._route import CallContext, Route
 from ._runs import last_started_run, run_tracker
 from ._streaming import StreamTracker, as_chunk
 from ._structured import structured_output
-from ._tokens import TokenCounter
+from ._tokens import TokenCounter, count_text, token_ids
 from ._trace import annotate_trace
 
 _RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
@@ -111,6 +111,21 @@ class RoutingChatModel(BaseChatModel):
         route = self.policy.tasks.get(task) or self.policy.tasks[self.policy.default_task]
         params["ls_model_name"] = kwargs.get("model") or route.model
         return params
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids under the offline cl100k encoding (never a download)."""
+        return token_ids(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens of a text, offline (cl100k; approximate for non-cl100k models)."""
+        return count_text(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Prompt tokens of messages (+ tool schemas), cached per message, offline."""
+        schemas = [convert_to_openai_tool(t) for t in tools] if tools else None
+        return self._counter.count(messages, "", schemas).tokens
 
     def with_task(self, task: AgentTask | str) -> RoutingChatModel:
         """A copy bound to ``task`` (shares clients and the token cache)."""
@@ -348,6 +363,9 @@ class RoutingChatModel(BaseChatModel):
     ) -> ChatResult:
         generation = result.generations[0]
         message = generation.message
+        if generation.generation_info:
+            drop_credential_headers(generation.generation_info)
+        drop_credential_headers(message.response_metadata)
         routing = self._finish(route, message, generation.generation_info, latency_s, run_manager)
         message.response_metadata["routing"] = routing
         message.response_metadata.setdefault("model_name", route.model)

@@ -10,7 +10,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
-from ._clients import USAGE_COST_KEY
+from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._errors import RoutingError
 from ._route import Route
 from ._trace import annotate_trace
@@ -57,6 +57,9 @@ class StreamTracker:
         meta = chunk.message.response_metadata
         if info.get("finish_reason") or meta.get("finish_reason"):
             self.finished = True
+        if chunk.generation_info:
+            drop_credential_headers(chunk.generation_info)
+            info = chunk.generation_info
         if self.headers is None and isinstance(info.get("headers"), dict):
             self.headers = info["headers"]
         if USAGE_COST_KEY in meta:

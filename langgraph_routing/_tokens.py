@@ -48,6 +48,11 @@ def count_text(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
 
 
+def token_ids(text: str) -> list[int]:
+    """Token ids of a text under cl100k_base (offline)."""
+    return list(_encoding().encode(text, disallowed_special=()))
+
+
 def is_exact_for(model: str) -> bool:
     """Whether cl100k_base is the model's own encoding."""
     return model in _EXACT_NAMES or model.startswith(_EXACT_PREFIXES)

@@ -365,3 +365,17 @@ def test_key_echoed_by_a_gateway_is_scrubbed() -> None:
     _scrub(exc, "sk-very-secret-key")
     assert "sk-very-secret-key" not in str(exc) + exc.message + repr(exc.body)
     assert "Received=***" in str(exc)
+
+
+def test_token_counting_methods_are_offline() -> None:
+    from langchain_core.messages.utils import trim_messages
+
+    model = init_routing_model(base_url="http://127.0.0.1:9/v1", api_key="x")
+    assert model.get_num_tokens("hello world") == 2
+    assert model.get_token_ids("hello world") == [15339, 1917]
+    history = [HumanMessage(f"message number {i}") for i in range(20)]
+    assert model.get_num_tokens_from_messages(history) > model.get_num_tokens_from_messages(
+        history[:5]
+    )
+    trimmed = trim_messages(history, max_tokens=40, token_counter=model, strategy="last")
+    assert 0 < len(trimmed) < 20
