@@ -13,10 +13,11 @@ from ._errors import (
     RoutesExhaustedError,
     RoutingError,
 )
+from ._factory import init_routing_model
 from ._graph import BudgetGuard, budget_guard, create_routing_agent
 from ._ledger import CostEntry, add_costs
 from ._middleware import RoutingMiddleware
-from ._model import RoutingChatModel, init_routing_model
+from ._model import RoutingChatModel
 from ._nodes import critique_node, plan_node, synthesize_node, tool_select_node
 from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport

@@ -24,7 +24,8 @@ from langgraph.types import Send, StreamWriter
 
 from ._budget import reservation_usd
 from ._errors import ContextTooLargeError
-from ._model import RoutingChatModel, init_routing_model
+from ._factory import init_routing_model
+from ._model import RoutingChatModel
 from ._nodes import (
     ModelNode,
     critique_node,

@@ -20,8 +20,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from ._budget import reservation_usd
 from ._errors import BudgetExceededError, ContextTooLargeError
+from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
-from ._model import RoutingChatModel, init_routing_model
+from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
 from ._tokens import TokenCounter
 

@@ -44,7 +44,7 @@ class RoutingChatModel(BaseChatModel):
 
     >>> from langgraph_routing.testing import LocalGateway
     >>> with LocalGateway() as gw:
-    ...     model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
+    ...     model = RoutingChatModel(base_url=gw.base_url, api_key=gw.master_key)
     ...     reply = model.with_task("plan").invoke("Plan a three-step trip to Kyoto")
     >>> reply.response_metadata["routing"]["model"]
     'o3-mini'
@@ -370,35 +370,6 @@ class RoutingChatModel(BaseChatModel):
         message.response_metadata["routing"] = routing
         message.response_metadata.setdefault("model_name", route.model)
         return result
-
-
-def init_routing_model(
-    policy: RoutingPolicy | str | os.PathLike[str] | Mapping[str, Any] | None = None,
-    *,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    **chat_kwargs: Any,
-) -> RoutingChatModel:
-    """Build a :class:`RoutingChatModel` from a policy (object, file path or dict; default
-    :meth:`RoutingPolicy.default`). ``api_key`` overrides the gateway key variable; role keys are
-    always read from the environment at call time. Other keyword arguments (``temperature``,
-    ``timeout``...) go to the underlying ChatOpenAI clients."""
-    if policy is None:
-        resolved = RoutingPolicy.default()
-    elif isinstance(policy, RoutingPolicy):
-        resolved = policy
-    elif isinstance(policy, Mapping):
-        resolved = RoutingPolicy.from_dict(policy)
-    else:
-        resolved = RoutingPolicy.from_file(policy)
-    timeout = chat_kwargs.pop("timeout", None)
-    return RoutingChatModel(
-        policy=resolved,
-        base_url=base_url,
-        api_key=SecretStr(api_key) if api_key else None,
-        timeout_s=timeout,
-        chat_kwargs=chat_kwargs,
-    )
 
 
 def _reply_text(message: BaseMessage) -> str:
