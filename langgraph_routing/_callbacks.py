@@ -25,7 +25,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
 from ._budget import reservation_usd
-from ._errors import BudgetExceededError, RoutesExhaustedError
+from ._errors import BudgetExceededError, RoutesExhaustedError, RoutingError
 from ._failures import inspect_error
 from ._ledger import (
     CALL_ID_HEADER,
@@ -160,6 +160,18 @@ class CostCallbackHandler(BaseCallbackHandler):
         params = dict(invocation_params or kwargs.get("invocation_params") or {})
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
         prompt_tokens = self._counter.count(messages[0] if messages else []).tokens
+        max_out = params.get("max_tokens") or params.get("max_completion_tokens")
+        task = meta.get("routing_task")
+        if "routing_bound_task" in meta and not params.get("model"):  # a RoutingChatModel
+            try:
+                resolved = self.policy.resolve_task(meta["routing_bound_task"] or None, meta)
+                reserve_tokens = self.policy.reserved_output(resolved, max_out)
+                model = self.policy.select(
+                    resolved, prompt_tokens, bool(params.get("tools")), reserve_tokens
+                ).model
+                task = resolved.value
+            except (ValueError, RoutingError):
+                pass  # the model itself will raise on an impossible call
         root = str(self._tracker.root_of(run_id, parent_run_id))
         step = meta.get("langgraph_step")
         pending = _Pending(
@@ -169,7 +181,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             node=meta.get("langgraph_node"),
             step=step if isinstance(step, int) else None,
             thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
-            task=meta.get("routing_task"),
+            task=task,
             prompt_tokens=prompt_tokens,
         )
         with self._lock:
@@ -178,7 +190,6 @@ class CostCallbackHandler(BaseCallbackHandler):
                 self._pending.pop(next(iter(self._pending)))
         if self.budget_usd is not None and pending.model in self.policy.models:
             spec = self.policy.models[pending.model]
-            max_out = params.get("max_tokens") or params.get("max_completion_tokens")
             reserve = reservation_usd(
                 spec, prompt_tokens, max_out or self.policy.reserve_output_tokens
             )

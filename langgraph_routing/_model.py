@@ -110,6 +110,9 @@ class RoutingChatModel(BaseChatModel):
         task = self.task or self.policy.default_task
         route = self.policy.tasks.get(task) or self.policy.tasks[self.policy.default_task]
         params["ls_model_name"] = kwargs.get("model") or route.model
+        # lands in the run's metadata: lets a CostCallbackHandler resolve the task (and so the
+        # model) exactly as _plan will, before the call
+        params["routing_bound_task"] = self.task.value if self.task else ""  # type: ignore[typeddict-unknown-key]
         return params
 
     def get_token_ids(self, text: str) -> list[int]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from langgraph_routing import (
     BudgetExceededError,
     CostCallbackHandler,
+    RoutingPolicy,
     cost_tracking,
     init_routing_model,
 )
@@ -292,3 +293,29 @@ def test_report_breakdowns(gateway: LocalGateway, model: Any) -> None:
     assert set(report.by_model()) == {"o3-mini", "claude-3-5-sonnet-20241022", "gpt-4o-mini"}
     assert math.isclose(sum(report.by_model().values()), report.total_usd)
     assert isinstance(AIMessage("x"), AIMessage)
+
+
+def test_handler_prices_the_model_an_unbound_node_will_use(gateway: LocalGateway) -> None:
+    """A RoutingChatModel without a bound task, in a node named "plan", goes to o3-mini: the
+    handler's reservation and entries must say so before the call is made."""
+    model = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key)
+
+    class S(TypedDict):
+        messages: list[Any]
+
+    def plan(state: S) -> S:
+        return {"messages": [*state["messages"], model.invoke(state["messages"])]}
+
+    g = StateGraph(S)
+    g.add_node("plan", plan)
+    g.add_edge(START, "plan")
+    g.add_edge("plan", END)
+    spec = RoutingPolicy.default().models["o3-mini"]
+    prompt = [HumanMessage("plan it")]
+    from langgraph_routing._tokens import TokenCounter
+
+    o3_worst = spec.cost_usd(TokenCounter().count(prompt).tokens, 4096)
+    handler = CostCallbackHandler(budget_usd=o3_worst * 0.9)  # enough for gpt-4o-mini, not o3
+    with pytest.raises(BudgetExceededError):
+        g.compile().invoke({"messages": prompt}, config={"callbacks": [handler]})
+    assert gateway.log == []
