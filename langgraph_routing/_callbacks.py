@@ -99,6 +99,7 @@ class CostCallbackHandler(BaseCallbackHandler):
         self._lock = threading.Lock()
         self._counter = TokenCounter(max_entries=10_000)
         self._tracker = run_tracker()
+        self._outer: CostCallbackHandler | None = None
 
     def __repr__(self) -> str:
         return f"CostCallbackHandler(entries={len(self._entries)}, total_usd={self.total_usd:.6f})"
@@ -134,6 +135,8 @@ class CostCallbackHandler(BaseCallbackHandler):
 
     def add(self, entry: CostEntry) -> bool:
         """Add an entry; False when its call id is already in the ledger."""
+        if self._outer is not None:  # a nested cost_tracking() block: the outer one sees it too
+            self._outer.add(entry)
         with self._lock:
             if entry.call_id in self._entries:
                 return False
@@ -372,6 +375,7 @@ def cost_tracking(
                 register_configure_hook(_COST_VAR, inheritable=True)
                 _hook_registered = True
     handler = CostCallbackHandler(policy, budget_usd=budget_usd)
+    handler._outer = _COST_VAR.get()
     token = _COST_VAR.set(handler)
     try:
         yield handler

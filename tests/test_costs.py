@@ -319,3 +319,15 @@ def test_handler_prices_the_model_an_unbound_node_will_use(gateway: LocalGateway
     with pytest.raises(BudgetExceededError):
         g.compile().invoke({"messages": prompt}, config={"callbacks": [handler]})
     assert gateway.log == []
+
+
+def test_nested_cost_tracking_blocks_both_see_inner_calls(
+    gateway: LocalGateway, model: Any
+) -> None:
+    with cost_tracking() as outer:
+        model.with_task("plan").invoke("first")
+        with cost_tracking() as inner:
+            model.with_task("critique").invoke("second")
+    assert [e.model for e in inner.entries] == ["gpt-4o-mini"]
+    assert [e.model for e in outer.entries] == ["o3-mini", "gpt-4o-mini"]
+    assert outer.total_usd == gateway_total(gateway)
