@@ -54,7 +54,7 @@ def test_rate_limit(
     assert isinstance(info.value.body, dict) and info.value.body["type"] == "throttling_error"
     assert info.value.body["code"] == "429"
     assert response.headers["x-litellm-call-id"]
-    assert "x-litellm-response-cost" not in response.headers
+    assert response.headers["x-litellm-response-cost"] == "0"  # as the proxy on errors
     assert ask(client).status_code == 200  # times=1 by default
     assert [(r.status, r.fault) for r in gateway.log] == [(429, "rate_limit"), (200, None)]
     assert gateway.log[0].cost_usd is None  # nothing charged

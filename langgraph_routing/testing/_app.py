@@ -149,6 +149,14 @@ class App:
             return Outcome(drop=True)
         ctype = "text/event-stream" if events is not None else "application/json"
         headers = [("content-type", ctype), *self._headers(call), *(extra or [])]
+        if (
+            status >= 400
+            and status != 401
+            and not any(k == "x-litellm-response-cost" for k, _ in headers)
+        ):
+            headers.append(
+                ("x-litellm-response-cost", "0")
+            )  # as the proxy: a failed call cost nothing
         return Outcome(wire.http_bytes(status, headers, body, events=events))
 
     def _record(self, call: _Call, status: int, stream: bool) -> None:
