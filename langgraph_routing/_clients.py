@@ -14,7 +14,7 @@ import weakref
 from typing import Any
 
 import httpx
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
 USAGE_COST_KEY = "usage_cost"
@@ -39,6 +39,20 @@ model is chosen per call, and headers/stream usage carry the cost."""
 class GatewayChatOpenAI(ChatOpenAI):
     """ChatOpenAI that keeps the gateway's ``usage.cost`` of the final stream chunk in
     ``response_metadata["usage_cost"]``."""
+
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        result = super()._create_chat_result(response, generation_info)
+        usage = (
+            response.get("usage")
+            if isinstance(response, dict)
+            else getattr(response, "usage", None)
+        )
+        cost = usage.get("cost") if isinstance(usage, dict) else getattr(usage, "cost", None)
+        if cost is not None and result.generations:  # OpenRouter-style usage.cost, non-streaming
+            result.generations[0].message.response_metadata[USAGE_COST_KEY] = cost
+        return result
 
     def _convert_chunk_to_generation_chunk(
         self,

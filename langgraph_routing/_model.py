@@ -234,6 +234,7 @@ class RoutingChatModel(BaseChatModel):
         generation_info: Mapping[str, Any] | None,
         latency_s: float,
         run_manager: _RunManager,
+        response_id: str | None = None,
     ) -> dict[str, Any]:
         meta = dict(generation_info or {})
         meta.update(message.response_metadata)
@@ -244,7 +245,9 @@ class RoutingChatModel(BaseChatModel):
             usage.get("input_tokens"),
             usage.get("output_tokens"),
             latency_s,
-            fallback_call_id=str(meta.get("id") or getattr(message, "id", None) or uuid.uuid4()),
+            fallback_call_id=str(
+                response_id or meta.get("id") or getattr(message, "id", None) or uuid.uuid4()
+            ),
             completion_text=_reply_text(message),
         )
         annotate_trace(run_manager, routing)
@@ -369,7 +372,10 @@ class RoutingChatModel(BaseChatModel):
         if generation.generation_info:
             drop_credential_headers(generation.generation_info)
         drop_credential_headers(message.response_metadata)
-        routing = self._finish(route, message, generation.generation_info, latency_s, run_manager)
+        response_id = (result.llm_output or {}).get("id")
+        routing = self._finish(
+            route, message, generation.generation_info, latency_s, run_manager, response_id
+        )
         message.response_metadata["routing"] = routing
         message.response_metadata.setdefault("model_name", route.model)
         return result

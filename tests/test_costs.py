@@ -331,3 +331,64 @@ def test_nested_cost_tracking_blocks_both_see_inner_calls(
     assert [e.model for e in inner.entries] == ["gpt-4o-mini"]
     assert [e.model for e in outer.entries] == ["o3-mini", "gpt-4o-mini"]
     assert outer.total_usd == gateway_total(gateway)
+
+
+def test_openrouter_style_usage_cost_without_header() -> None:
+    """A gateway that reports cost only as ``usage.cost`` in the JSON body (OpenRouter does)."""
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = _json.dumps(
+        {
+            "id": "gen-123",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "o3-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "a plan"},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 10,
+                "completion_tokens": 3,
+                "total_tokens": 13,
+                "cost": 0.000123,
+            },
+        }
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        model = init_routing_model(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", api_key="or-key"
+        )
+        with cost_tracking() as costs:
+            reply = model.with_task("plan").invoke("plan")
+    finally:
+        server.shutdown()
+        server.server_close()
+    routing = reply.response_metadata["routing"]
+    assert (routing["cost_usd"], routing["cost_source"], routing["call_id"]) == (
+        0.000123,
+        "usage",
+        "gen-123",
+    )
+    [entry] = costs.entries
+    assert (entry.cost_usd, entry.source, entry.call_id) == (0.000123, "usage", "gen-123")
