@@ -6,6 +6,7 @@ reads those facts off whatever exception the OpenAI SDK or langchain-openai rais
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -122,9 +123,8 @@ def inspect_error(exc: BaseException) -> FailureInfo | None:
         return FailureInfo(
             ErrorKind.TRANSIENT, None, None, None, str(exc) or type(exc).__name__, None, {}
         )
-    if (
-        isinstance(exc, openai.APIResponseValidationError | ValueError)
-        and "json" in str(exc).lower()
+    if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError) or (
+        isinstance(exc, ValueError) and "json" in str(exc).lower()
     ):
         return FailureInfo(
             ErrorKind.TRANSIENT, None, None, None, f"malformed response: {exc}", None, {}

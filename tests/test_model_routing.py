@@ -379,3 +379,14 @@ def test_token_counting_methods_are_offline() -> None:
     )
     trimmed = trim_messages(history, max_tokens=40, token_counter=model, strategy="last")
     assert 0 < len(trimmed) < 20
+
+
+def test_malformed_json_body_falls_back(gateway: LocalGateway, model: Any) -> None:
+    gateway.add_fault("malformed_json", model="o3-mini")
+    reply = model.with_task("plan").invoke("plan")
+    attempts = reply.response_metadata["routing"]["attempts"]
+    assert [(a["model"], a["error_kind"]) for a in attempts] == [
+        ("o3-mini", "transient"),
+        ("claude-3-5-sonnet-20241022", None),
+    ]
+    assert [r.model for r in gateway.log] == ["o3-mini", "claude-3-5-sonnet-20241022"]
