@@ -8,7 +8,11 @@
     ├── ContextTooLargeError           no model of the chain fits the prompt
     ├── BudgetExceededError            a run, thread or gateway budget refused the call
     ├── RoutesExhaustedError           every candidate failed; lists every attempt
+    ├── StreamInterruptedError         a live stream failed after delivering output (_streaming)
     └── CheckpointerError              a checkpointer URL could not be opened
+
+Errors raised by a RoutingChatModel call carry ``.routing``: the call's record with every
+attempt, so failed attempts reach the cost ledger.
 """
 
 from __future__ import annotations
