@@ -47,6 +47,18 @@ class Plan(BaseModel):
     steps: list[str]
 
 
+def plain_chat(gateway: LocalGateway, **kwargs: Any) -> ChatOpenAI:
+    """A plain ChatOpenAI on the gateway, as users without our model would set it up."""
+    return ChatOpenAI(
+        model="gpt-4o-mini",
+        base_url=gateway.base_url,
+        api_key=gateway.master_key,
+        max_retries=0,
+        include_response_headers=True,
+        **kwargs,
+    )
+
+
 def _assert_exact(handler: CostCallbackHandler, gateway: LocalGateway) -> None:
     assert gateway.log, "the gateway saw no request"
     assert handler.total_usd == gateway_total(gateway) > 0
@@ -145,14 +157,7 @@ def test_graph_stream_messages_tool_loop_retry_and_fallback(
 
 
 def test_plain_chat_openai_is_costed_too(gateway: LocalGateway) -> None:
-    plain = ChatOpenAI(
-        model="gpt-4o-mini",
-        base_url=gateway.base_url,
-        api_key=gateway.master_key,
-        max_retries=0,
-        include_response_headers=True,
-        stream_usage=True,
-    )
+    plain = plain_chat(gateway, stream_usage=True)
     with cost_tracking() as costs:
         chain = RunnableLambda(lambda x: plain.invoke(x)) | RunnableLambda(lambda m: m.content)
         chain.invoke("hello")
@@ -178,13 +183,7 @@ def test_garbage_or_missing_cost_header_is_estimate_never_zero(
 
 
 def test_unknown_model_without_price_is_unknown_not_zero(gateway: LocalGateway) -> None:
-    plain = ChatOpenAI(
-        model="gpt-4o-mini",
-        base_url=gateway.base_url,
-        api_key=gateway.master_key,
-        max_retries=0,
-        include_response_headers=True,
-    )
+    plain = plain_chat(gateway)
     gateway.add_fault("cost_header", model="gpt-4o-mini", value="abc")
     from langgraph_routing import RoutingPolicy
 

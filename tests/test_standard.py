@@ -25,14 +25,12 @@ def _gateway() -> LocalGateway:
     return _GATEWAY
 
 
-class TestRoutingChatModelUnit(ChatModelUnitTests):
+class _RoutingModelCapabilities:
+    """What both standard suites are told about RoutingChatModel."""
+
     @property
     def chat_model_class(self) -> type[RoutingChatModel]:
         return RoutingChatModel
-
-    @property
-    def chat_model_params(self) -> dict[str, Any]:
-        return {"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-unit"}
 
     @property
     def has_tool_calling(self) -> bool:
@@ -41,6 +39,12 @@ class TestRoutingChatModelUnit(ChatModelUnitTests):
     @property
     def has_structured_output(self) -> bool:
         return True
+
+
+class TestRoutingChatModelUnit(_RoutingModelCapabilities, ChatModelUnitTests):
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-unit"}
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
@@ -51,23 +55,11 @@ class TestRoutingChatModelUnit(ChatModelUnitTests):
         )
 
 
-class TestRoutingChatModelIntegration(ChatModelIntegrationTests):
-    @property
-    def chat_model_class(self) -> type[RoutingChatModel]:
-        return RoutingChatModel
-
+class TestRoutingChatModelIntegration(_RoutingModelCapabilities, ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         gw = _gateway()
         return {"base_url": gw.base_url, "api_key": gw.master_key}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
 
     @property
     def model_override_value(self) -> str:
