@@ -1,8 +1,10 @@
 """Two budgets: the run's own (checked before each call) and the gateway's (per virtual key).
 
 1. ``create_routing_agent(budget_usd=...)``: before each model step the guard prices the worst
-   case of the call; when the run's ledger plus that could pass the budget, the run ends with
-   ``stop_reason="budget_exhausted"``, without sending the request.
+   case of the call (prompt + ``max_tokens``, which is always sent). When the budget left pays
+   for less output than wanted, the step is sent with a smaller ``max_tokens`` ($0.01 is enough
+   for a $0.0012 question); when it does not pay even for ``budget.min_output_tokens`` (256),
+   the run ends with ``stop_reason="budget_exhausted"``, without sending the request.
 2. A gateway virtual key with ``max_budget``: the gateway refuses calls once the key's budget is
    spent (LocalGateway already refuses a call whose worst case would pass it); the model raises ``BudgetExceededError(scope="gateway", entity="key=<hash>")`` at once
    (never retried) and the agent ends with ``stop_reason="gateway_budget_exceeded"``.
@@ -30,15 +32,17 @@ def main() -> None:
         api_key,
         local,
     ):
-        print("1. run budget of $0.03")
-        agent = create_routing_agent(
-            DEMO_TOOLS, base_url=base_url, api_key=api_key, budget_usd=0.03
-        )
-        out = agent.invoke(QUESTION)
-        spent = sum(e["cost_usd"] or 0 for e in out["costs"])
-        print(f"  steps run: {[d['node'] for d in out['routing']]}")
-        print(f"  stop_reason={out['stop_reason']} after ${spent:.6f}")
-        print(f"  {out['final_answer']}")
+        for budget in (0.01, 0.003):
+            print(f"1. run budget of ${budget}")
+            agent = create_routing_agent(
+                DEMO_TOOLS, base_url=base_url, api_key=api_key, budget_usd=budget
+            )
+            out = agent.invoke(QUESTION)
+            spent = sum(e["cost_usd"] or 0 for e in out["costs"])
+            sent = [(d["node"], d["max_tokens"]) for d in out["routing"]]
+            print(f"  steps run (max_tokens sent): {sent}")
+            print(f"  stop_reason={out['stop_reason']} after ${spent:.6f}")
+            print(f"  {out['final_answer']}")
 
         print("2. gateway key budget of $0.00006 (virtual key 'team-a')")
         if local is None:

@@ -75,9 +75,9 @@ def main() -> None:
         print(f"cost by node: { {k: round(v, 6) for k, v in report.by_node().items()} }")
         print(f"total ${report.total_usd:.6f} over {report.calls} calls")
 
-        out = build(model, budget_usd=0.02).invoke(ticket)
+        out = build(model, budget_usd=0.003).invoke(ticket)
         print(
-            f"with a $0.02 budget: ran {[d['node'] for d in out['routing']]}, "
+            f"with a $0.003 budget: ran {[d['node'] for d in out['routing']]}, "
             f"stop_reason={out['stop_reason']}"
         )
         print(f"  {out['final_answer']}")

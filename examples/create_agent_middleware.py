@@ -32,8 +32,8 @@ def main() -> None:
                 print(f"{r['task']} -> {r['model']} (${r['cost_usd']:.6f}) tool calls: {calls}")
         print(f"answer: {out['messages'][-1].text[:70]}")
 
-        print("with budget_usd=0.01:")
-        routing = RoutingMiddleware(base_url=base_url, api_key=api_key, budget_usd=0.01)
+        print("with budget_usd=0.003:")
+        routing = RoutingMiddleware(base_url=base_url, api_key=api_key, budget_usd=0.003)
         agent = create_agent(routing.model, DEMO_TOOLS, middleware=[routing])
         last = agent.invoke(QUESTION)["messages"][-1]
         print(f"  stop_reason={last.response_metadata.get('stop_reason')}")

@@ -33,7 +33,7 @@ def main() -> None:
         print(f"metadata routing_task=plan -> {reply.response_metadata['routing']['model']}")
         reply = model.invoke("Hello")
         print(
-            f"no task at all -> default_task {model.policy.default_task.value} -> "
+            f"no task at all -> default_task {model.policy.default_task} -> "
             f"{reply.response_metadata['routing']['model']}"
         )
 

@@ -1,8 +1,21 @@
-"""Budgets in USD: the worst-case price of a call, checked before it is made."""
+"""Budgets in USD: what a call may cost, decided before it is made.
+
+A call reserves its prompt at the input price plus its ``max_tokens`` at the output price, and
+that ``max_tokens`` is always sent, so the call can never spend more than it reserved. When the
+budget left affords fewer output tokens than the call wants, it is sent with a smaller
+``max_tokens`` (down to the policy's ``budget.min_output_tokens``, 256 by default) instead of
+being refused. Every budget holder (``CostCallbackHandler(budget_usd=...)``, the template's
+guard, ``RoutingMiddleware``) decides with :func:`admit`.
+"""
 
 from __future__ import annotations
 
-from ._policy import ModelSpec
+import math
+from dataclasses import dataclass
+
+from ._specs import ModelSpec
+
+_KNOB = "raise budget_usd, or lower the call's max_tokens / the policy's budget.min_output_tokens"
 
 
 def reservation_usd(spec: ModelSpec, prompt_tokens: int, max_output_tokens: int) -> float:
@@ -14,3 +27,72 @@ def reservation_usd(spec: ModelSpec, prompt_tokens: int, max_output_tokens: int)
     2.0
     """
     return spec.cost_usd(prompt_tokens, max_output_tokens)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A budget's answer for one call: ``max_tokens`` to send (0 when refused), what that
+    reserves, and a message naming the model, the reservation and the knob to turn."""
+
+    max_tokens: int
+    reserve_usd: float
+    message: str = ""
+
+    @property
+    def admitted(self) -> bool:
+        return self.max_tokens > 0
+
+
+def check_budget(value: object, name: str = "budget_usd") -> float | None:
+    """``value`` as a budget: None, or a finite number >= 0 (NaN, negatives, strings and
+    booleans are refused with a ValueError naming ``name``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of USD, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def admit(
+    spec: ModelSpec,
+    prompt_tokens: int,
+    wanted_output: int,
+    remaining_usd: float,
+    *,
+    min_output_tokens: int = 256,
+    what: str = "the budget",
+) -> Grant:
+    """Admit a call to ``spec`` if ``remaining_usd`` pays for its prompt and at least
+    ``min(min_output_tokens, wanted_output)`` output tokens; the grant is the largest
+    ``max_tokens`` <= ``wanted_output`` it pays for.
+
+    >>> spec = ModelSpec(name="m", context_window=10_000, max_output_tokens=4096,
+    ...                  input_per_million=3.0, output_per_million=15.0)
+    >>> admit(spec, 1000, 4096, 1.0).max_tokens          # affords everything it wants
+    4096
+    >>> admit(spec, 1000, 4096, 0.02).max_tokens         # affords 1133 output tokens
+    1133
+    >>> admit(spec, 1000, 4096, 0.005).admitted          # not even the floor of 256
+    False
+    """
+    wanted = max(1, wanted_output)
+    full = reservation_usd(spec, prompt_tokens, wanted)
+    if full <= remaining_usd:
+        return Grant(wanted, full)
+    affordable = min(spec.affordable_output(remaining_usd, prompt_tokens), wanted)
+    # rounding must never make the grant cost more than what is left
+    while affordable > 0 and reservation_usd(spec, prompt_tokens, affordable) > remaining_usd:
+        affordable -= 1
+    if affordable >= min(min_output_tokens, wanted):
+        return Grant(affordable, reservation_usd(spec, prompt_tokens, affordable))
+    floor = min(min_output_tokens, wanted)
+    need = reservation_usd(spec, prompt_tokens, floor)
+    return Grant(
+        0,
+        need,
+        f"{what} has ${max(remaining_usd, 0.0):.6f} left; a call to {spec.name or 'the model'} "
+        f"with ~{prompt_tokens} prompt tokens needs ${need:.6f} for at least {floor} output "
+        f"tokens (it wanted {wanted}: ${full:.6f}); {_KNOB}",
+    )

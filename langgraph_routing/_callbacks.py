@@ -24,9 +24,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
-from ._budget import reservation_usd
+from ._budget import admit, check_budget
 from ._errors import BudgetExceededError, RoutesExhaustedError, RoutingError
 from ._failures import inspect_error
+from ._grants import give_grant
 from ._ledger import (
     CALL_ID_HEADER,
     CostEntry,
@@ -34,7 +35,7 @@ from ._ledger import (
     header,
     resolve_cost,
 )
-from ._policy import RoutingPolicy
+from ._policy import RoutingPolicy, agent_of
 from ._report import CostReport
 from ._runs import run_tracker
 from ._tokens import TokenCounter
@@ -64,6 +65,7 @@ class _Pending:
     root: str
     model: str | None
     node: str | None
+    agent: str | None
     step: int | None
     thread_id: str | None
     task: str | None
@@ -75,10 +77,27 @@ class _Pending:
 class CostCallbackHandler(BaseCallbackHandler):
     """Accumulates a cost ledger from LLM callbacks.
 
-    ``budget_usd`` (optional) is a per-run budget: a call whose worst case (prompt at the input
-    price + max output at the output price) would push its run past the budget is refused with
-    :class:`BudgetExceededError` before any request. ``max_entries`` bounds memory; export and
+    ``budget_usd`` (optional) is a per-run budget. Before each call it reserves the call's
+    worst case (prompt at the input price + ``max_tokens`` at the output price). A routed call
+    (:class:`RoutingChatModel`) that the budget left cannot fully pay for is sent with a smaller
+    ``max_tokens`` (down to the policy's ``budget.min_output_tokens``), so it can never spend
+    more than the budget has left; below that, and for other chat models whose worst case does
+    not fit, the call is refused with :class:`BudgetExceededError` before any request (the
+    message names the model, the reservation and the knob to turn). NaN, negative or
+    non-number budgets are refused at construction. ``max_entries`` bounds memory; export and
     drop finished runs with :meth:`pop_run`.
+
+    >>> from langgraph_routing import init_routing_model
+    >>> from langgraph_routing.testing import LocalGateway
+    >>> handler = CostCallbackHandler(budget_usd=0.05)
+    >>> with LocalGateway() as gw:
+    ...     model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key,
+    ...                                callbacks=[handler])
+    ...     reply = model.with_task("synthesize").invoke("Summarise: routing saves money")
+    >>> handler.report().calls, handler.total_usd == gw.total_spend
+    (1, True)
+    >>> reply.response_metadata["routing"]["max_tokens"] < 4096    # shrunk to fit $0.05
+    True
     """
 
     run_inline = True
@@ -92,7 +111,7 @@ class CostCallbackHandler(BaseCallbackHandler):
         max_entries: int = 200_000,
     ) -> None:
         self.policy = policy or RoutingPolicy.default()
-        self.budget_usd = budget_usd
+        self.budget_usd = check_budget(budget_usd)
         self._entries: OrderedDict[str, CostEntry] = OrderedDict()
         self._pending: dict[UUID, _Pending] = {}
         self._max = max_entries
@@ -162,19 +181,25 @@ class CostCallbackHandler(BaseCallbackHandler):
         meta = dict(metadata or {})
         params = dict(invocation_params or kwargs.get("invocation_params") or {})
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
-        prompt_tokens = self._counter.count(messages[0] if messages else []).tokens
+        prompt_tokens = self._counter.count(
+            messages[0] if messages else [], "", params.get("tools") or None
+        ).tokens
         max_out = params.get("max_tokens") or params.get("max_completion_tokens")
         task = meta.get("routing_task")
-        if "routing_bound_task" in meta and not params.get("model"):  # a RoutingChatModel
+        routed = "routing_bound_task" in meta and not params.get("model")  # a RoutingChatModel
+        reserve_tokens = max_out or self.policy.reserve_output_tokens
+        if routed:
             try:
                 resolved = self.policy.resolve_task(meta["routing_bound_task"] or None, meta)
-                reserve_tokens = self.policy.reserved_output(resolved, max_out)
+                reserve_tokens = self.policy.reserved_output(
+                    resolved, max_out or meta.get("ls_max_tokens")
+                )
                 model = self.policy.select(
                     resolved, prompt_tokens, bool(params.get("tools")), reserve_tokens
                 ).model
-                task = resolved.value
+                task = resolved
             except (ValueError, RoutingError):
-                pass  # the model itself will raise on an impossible call
+                routed = False  # the model itself will raise on an impossible call
         root = str(self._tracker.root_of(run_id, parent_run_id))
         step = meta.get("langgraph_step")
         pending = _Pending(
@@ -182,6 +207,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             root=root,
             model=model if isinstance(model, str) else None,
             node=meta.get("langgraph_node"),
+            agent=agent_of(meta),
             step=step if isinstance(step, int) else None,
             thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
             task=task,
@@ -193,21 +219,28 @@ class CostCallbackHandler(BaseCallbackHandler):
                 self._pending.pop(next(iter(self._pending)))
         if self.budget_usd is not None and pending.model in self.policy.models:
             spec = self.policy.models[pending.model]
-            reserve = reservation_usd(
-                spec, prompt_tokens, max_out or self.policy.reserve_output_tokens
-            )
             spent = self.spent_usd(root)
-            if spent + reserve > self.budget_usd:
+            grant = admit(
+                spec,
+                prompt_tokens,
+                reserve_tokens,
+                self.budget_usd - spent,
+                # a call we cannot shrink must fit whole
+                min_output_tokens=self.policy.budget.min_output_tokens if routed else 10**9,
+                what=f"the run budget of ${self.budget_usd:.6f} (spent ${spent:.6f})",
+            )
+            if not grant.admitted:
                 with self._lock:
                     self._pending.pop(run_id, None)
                 raise BudgetExceededError(
-                    f"run {root} has spent ${spent:.6f} of ${self.budget_usd:.6f}; the next call "
-                    f"could cost up to ${reserve:.6f}",
+                    f"run {root}: {grant.message}",
                     scope="run",
                     entity=f"run={root}",
                     spent_usd=spent,
                     budget_usd=self.budget_usd,
                 )
+            if routed:
+                give_grant(run_id, grant.max_tokens)
 
     @_never_raises
     def on_llm_new_token(  # type: ignore[override]
@@ -276,6 +309,7 @@ class CostCallbackHandler(BaseCallbackHandler):
                 "run_id": pending.root,
                 "thread_id": pending.thread_id,
                 "node": pending.node,
+                "agent": pending.agent,
                 "step": pending.step,
                 "task": error.task,
                 "attempts": error.attempts,
@@ -334,6 +368,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             run_id=pending.root,
             thread_id=pending.thread_id,
             node=pending.node,
+            agent=pending.agent,
             step=pending.step,
             task=task or pending.task,
             model=model or None,
@@ -374,7 +409,7 @@ def cost_tracking(
             if not _hook_registered:
                 register_configure_hook(_COST_VAR, inheritable=True)
                 _hook_registered = True
-    handler = CostCallbackHandler(policy, budget_usd=budget_usd)
+    handler = CostCallbackHandler(policy, budget_usd=check_budget(budget_usd))
     handler._outer = _COST_VAR.get()
     token = _COST_VAR.set(handler)
     try:

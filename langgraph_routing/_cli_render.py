@@ -103,7 +103,7 @@ def policy_table(policy: RoutingPolicy) -> Table:
     for task, route in policy.tasks.items():
         spec = policy.models[route.model]
         table.add_row(
-            task.value,
+            task,
             route.model,
             " -> ".join(policy.fallback_chain(route.model)) or "-",
             f"{spec.input_per_million:.2f}",

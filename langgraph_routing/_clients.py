@@ -9,9 +9,11 @@ never meets langchain-openai's cached client bound to a closed loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import weakref
-from typing import Any
+from collections import OrderedDict
+from typing import Any, ClassVar
 
 import httpx
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -70,7 +72,31 @@ class GatewayChatOpenAI(ChatOpenAI):
 
 
 class ClientPool:
-    """Caches configured clients; never exposes the keys it was given."""
+    """Caches configured clients; never exposes the keys it was given.
+
+    :meth:`shared` gives one pool per process and (gateway, timeout, request options), so apps
+    that build a model per call reuse the clients, their connection pools and SSL contexts.
+    """
+
+    _shared: ClassVar[OrderedDict[str, ClientPool]] = OrderedDict()
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+    _MAX_SHARED: ClassVar[int] = 64
+
+    @classmethod
+    def shared(
+        cls, base_url: str | None, timeout_s: float, chat_kwargs: dict[str, Any]
+    ) -> ClientPool:
+        """The process-wide pool for this configuration (created on first use)."""
+        key = json.dumps([base_url, timeout_s, chat_kwargs], sort_keys=True, default=repr)
+        with cls._shared_lock:
+            pool = cls._shared.get(key)
+            if pool is None:
+                pool = cls._shared[key] = cls(base_url, timeout_s, chat_kwargs)
+                while len(cls._shared) > cls._MAX_SHARED:
+                    cls._shared.popitem(last=False)
+            else:
+                cls._shared.move_to_end(key)
+            return pool
 
     def __init__(self, base_url: str | None, timeout_s: float, chat_kwargs: dict[str, Any]) -> None:
         self._base_url = base_url

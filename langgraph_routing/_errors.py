@@ -4,8 +4,10 @@
 
     RoutingError                       base of everything raised here
     ├── PolicyError (also ValueError)  a policy file or dict is malformed; names the key
+    │   └── UnknownTaskError           a call named a task the policy does not define
     ├── MissingKeyError                a role's key variable is unset at call time
-    ├── ContextTooLargeError           no model of the chain fits the prompt
+    ├── ContextTooLargeError           no model of the chain fits the prompt (also
+    │                                  langchain_core's ContextOverflowError)
     ├── BudgetExceededError            a run, thread or gateway budget refused the call
     ├── RoutesExhaustedError           every candidate failed; lists every attempt
     ├── StreamInterruptedError         a live stream failed after delivering output (_streaming)
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from langchain_core.exceptions import ContextOverflowError
 
 
 class RoutingError(Exception):
@@ -34,6 +38,19 @@ class PolicyError(RoutingError, ValueError):
         super().__init__(f"policy key {key!r}: {problem}")
 
 
+class UnknownTaskError(PolicyError):
+    """A call named a task the policy does not define; the message lists the known ones."""
+
+    def __init__(self, task: str, known: Sequence[str]) -> None:
+        self.task = task
+        self.known = list(known)
+        super().__init__(
+            "tasks",
+            f"unknown task {task!r} (known: {', '.join(self.known)}); add it under tasks: "
+            "or use one of those",
+        )
+
+
 class MissingKeyError(RoutingError):
     """The environment variable holding a role's (or the gateway's) key is unset."""
 
@@ -44,8 +61,12 @@ class MissingKeyError(RoutingError):
         super().__init__(f"the API key of {who} is read from ${env_var}, which is not set")
 
 
-class ContextTooLargeError(RoutingError):
-    """The prompt fits no model of the task's upgrade chain."""
+class ContextTooLargeError(RoutingError, ContextOverflowError):
+    """The prompt fits no model of the task's upgrade chain.
+
+    Also a ``langchain_core.exceptions.ContextOverflowError``, the standard overflow error, so
+    ``SummarizationMiddleware``, deepagents and apps' own trim-and-retry recover from it as they
+    do with ChatOpenAI."""
 
     def __init__(self, prompt_tokens: int, tried: Sequence[str], detail: str = "") -> None:
         self.prompt_tokens = prompt_tokens

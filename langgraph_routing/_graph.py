@@ -22,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
-from ._budget import reservation_usd
+from ._budget import Grant, admit, check_budget, reservation_usd
 from ._errors import ContextTooLargeError
 from ._factory import init_routing_model
 from ._model import RoutingChatModel
@@ -77,8 +77,7 @@ class BudgetGuard:
         stop_node: str = STOP_NODE,
         counter: TokenCounter | None = None,
     ) -> None:
-        if budget_usd is not None and not budget_usd >= 0:
-            raise ValueError(f"budget_usd must be >= 0, got {budget_usd!r}")
+        budget_usd = check_budget(budget_usd)
         if max_steps is not None and max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps!r}")
         self.policy = policy
@@ -92,14 +91,38 @@ class BudgetGuard:
 
         Raises :class:`ContextTooLargeError` when no model fits the prompt.
         """
+        grant, model = self.grant(node, state, float("inf"))
+        return grant.reserve_usd, model
+
+    def grant(
+        self, node: ModelNode, state: Mapping[str, Any], left_usd: float | None = None
+    ) -> tuple[Grant, str]:
+        """``(grant, model)`` for ``node``'s next call with ``left_usd`` (default: the budget
+        minus the thread's spend) left: the ``max_tokens`` it may be sent with (smaller than
+        it wants when the budget cannot pay for all of it; 0 when refused)."""
         policy = self.policy or _policy_of(node.model)
         messages, tools = node.request(state)
         task = node.task
-        route = policy.tasks.get(task) or policy.tasks[policy.default_task]
-        prompt = self.counter.count(messages, route.model, tools)
-        reserve = policy.reserved_output(task)
+        prompt = self.counter.count(messages, policy.route_of(task).model, tools)
+        wanted = node.model.max_tokens if isinstance(node.model, RoutingChatModel) else None
+        reserve = policy.reserved_output(task, wanted)
         choice = policy.select(task, prompt.tokens, bool(tools), reserve)
-        return reservation_usd(policy.models[choice.model], prompt.tokens, reserve), choice.model
+        spec = policy.models[choice.model]
+        if left_usd is None:
+            left_usd = (
+                float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
+            )
+        if left_usd == float("inf"):
+            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), choice.model
+        grant = admit(
+            spec,
+            prompt.tokens,
+            reserve,
+            left_usd,
+            min_output_tokens=policy.budget.min_output_tokens,
+            what=f"the budget of ${self.budget_usd:.6f}",
+        )
+        return grant, choice.model
 
     def check(
         self, state: Mapping[str, Any], node: ModelNode, target: str | None = None
@@ -116,15 +139,13 @@ class BudgetGuard:
             return None
         spent = spent_usd(state)
         try:
-            reserve, model = self.reservation(node, state)
+            grant, _model = self.grant(node, state, self.budget_usd - spent)
         except ContextTooLargeError:
             return None  # the node raises it with the details
-        if spent + reserve <= self.budget_usd:
+        if grant.admitted:
+            node.guard = self  # the node sends the granted max_tokens
             return None
-        text = (
-            f"Stopped before {name}: the budget of ${self.budget_usd:.6f} would be exceeded "
-            f"(spent ${spent:.6f}; the next call, to {model}, could cost up to ${reserve:.6f})."
-        )
+        text = f"Stopped before {name} (spent ${spent:.6f}): {grant.message}."
         return self._send(StopReason.BUDGET_EXHAUSTED, text, draft)
 
     def _send(self, reason: StopReason, text: str, draft: str | None) -> Send:

@@ -71,6 +71,7 @@ class CostEntry:
     run_id: str | None = None
     thread_id: str | None = None
     node: str | None = None
+    agent: str | None = None
     step: int | None = None
     task: str | None = None
     model: str | None = None
@@ -140,6 +141,7 @@ def entries_from_routing(
         "run_id": routing.get("run_id"),
         "thread_id": routing.get("thread_id"),
         "node": routing.get("node"),
+        "agent": routing.get("agent"),
         "step": routing.get("step"),
         "task": routing.get("task"),
         "role": routing.get("role"),

@@ -17,13 +17,15 @@ from langchain.agents.middleware import AgentMiddleware, AgentState, ModelReques
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.config import get_config
 
-from ._budget import reservation_usd
+from ._budget import Grant, admit, check_budget, reservation_usd
 from ._errors import BudgetExceededError, ContextTooLargeError
 from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
 from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
+from ._runs import run_tracker
 from ._tokens import TokenCounter
 
 __all__ = ["RoutingMiddleware", "default_task_for"]
@@ -44,7 +46,7 @@ def default_task_for(
     messages: Sequence[BaseMessage],
     has_tools: bool,
     first_task: AgentTask | str = AgentTask.TOOL_SELECT,
-) -> AgentTask:
+) -> str:
     """The task of the next model call of an agent loop.
 
     The first call of a turn (no ToolMessage after the last HumanMessage) is ``first_task``
@@ -52,15 +54,36 @@ def default_task_for(
     a call after tool results is ``synthesize``.
 
     >>> from langchain_core.messages import HumanMessage, ToolMessage
-    >>> default_task_for([HumanMessage("hi")], has_tools=True).value
+    >>> default_task_for([HumanMessage("hi")], has_tools=True)
     'tool_select'
-    >>> default_task_for([HumanMessage("hi"), ToolMessage("42", tool_call_id="1")], True).value
+    >>> default_task_for([HumanMessage("hi"), ToolMessage("42", tool_call_id="1")], True)
     'synthesize'
     """
     turn = messages[_turn_start(messages) :]
     if has_tools and not any(isinstance(m, ToolMessage) for m in turn):
-        return AgentTask(first_task)
-    return AgentTask.SYNTHESIZE
+        return str(first_task)
+    return AgentTask.SYNTHESIZE.value
+
+
+def _message_entries(messages: Iterable[BaseMessage]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for message in messages:
+        routing = message.response_metadata.get("routing")
+        if isinstance(message, AIMessage) and isinstance(routing, Mapping):
+            fallback = str(routing.get("call_id") or message.id or id(message))
+            found = entries_from_routing(routing, message.usage_metadata, fallback_id=fallback)
+            entries.extend(e.to_dict() for e in found)
+    return entries
+
+
+def _current_root() -> str | None:
+    """The root run of the agent step running now (None outside a run)."""
+    try:
+        callbacks = get_config().get("callbacks")
+    except RuntimeError:
+        return None
+    parent = getattr(callbacks, "parent_run_id", None)
+    return str(run_tracker().root_of(parent)) if parent is not None else None
 
 
 def spent_usd(messages: Iterable[BaseMessage]) -> float:
@@ -70,15 +93,7 @@ def spent_usd(messages: Iterable[BaseMessage]) -> float:
     ...     "cost_usd": 0.5, "attempts": [{"model": "m", "error_kind": None}]}})])
     0.5
     """
-    entries: list[dict[str, Any]] = []
-    for message in messages:
-        routing = message.response_metadata.get("routing")
-        if isinstance(message, AIMessage) and isinstance(routing, Mapping):
-            fallback = str(routing.get("call_id") or message.id or id(message))
-            usage = message.usage_metadata
-            found = entries_from_routing(routing, usage, fallback_id=fallback)
-            entries.extend(e.to_dict() for e in found)
-    return total_usd(entries)
+    return total_usd(_message_entries(messages))
 
 
 class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
@@ -93,7 +108,10 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     Budget (``budget_usd``): before each call the worst case of the call (prompt at the input
     price + the reserved output at the output price of the model the policy picks) is added to
     what the routed AIMessages in the state cost (``budget_scope="run"``: since the last
-    HumanMessage; ``"thread"``: every message in state). If that would pass the budget, no
+    HumanMessage; ``"thread"``: every message in state), together with every routed call made
+    inside the run by subagents and tools (a deep agent's ``task`` subagents, a supervisor's
+    workers), deduplicated by call id. A call the budget left cannot fully pay for is sent with
+    a smaller ``max_tokens`` (down to the policy's ``budget.min_output_tokens``); below that no
     request is sent. With ``on_budget="stop"`` (default) the agent ends with an AIMessage
     saying so (``response_metadata["stop_reason"] == "budget_exhausted"``, no tool calls); a
     gateway budget refusal (LiteLLM ``budget_exceeded``) ends it the same way with
@@ -139,8 +157,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         super().__init__()
         if model is not None and policy is not None and model.policy is not policy:
             raise ValueError("give either policy or model (the model carries its policy)")
-        if budget_usd is not None and not budget_usd >= 0:
-            raise ValueError(f"budget_usd must be >= 0, got {budget_usd!r}")
+        budget_usd = check_budget(budget_usd)
         if budget_scope not in ("run", "thread"):
             raise ValueError(f"budget_scope must be 'run' or 'thread', got {budget_scope!r}")
         if on_budget not in ("stop", "raise"):
@@ -149,9 +166,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             policy, base_url=base_url, api_key=api_key
         )
         self.policy: RoutingPolicy = self.model.policy
-        self.first_task = AgentTask(first_task)
-        if self.first_task not in self.policy.tasks:
-            raise ValueError(f"first_task {self.first_task.value!r} has no entry in the policy")
+        self.first_task = self.policy.check_task(first_task)
         self.budget_usd = budget_usd
         self.budget_scope = budget_scope
         self.on_budget = on_budget
@@ -162,59 +177,77 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
 
     # ---- decisions ------------------------------------------------------------------------
 
-    def task_of(self, request: ModelRequest[Any]) -> AgentTask:
+    def task_of(self, request: ModelRequest[Any]) -> str:
         """The task of this model call (``task_for`` first, then :func:`default_task_for`);
-        a task the policy has no route for becomes its ``default_task``."""
+        any task the policy defines (an unknown one raises, listing the known ones)."""
         chosen = self.task_for(request) if self.task_for is not None else None
         if chosen is None:
-            task = default_task_for(request.messages, bool(request.tools), self.first_task)
-        else:
-            task = AgentTask(chosen)
-        return task if task in self.policy.tasks else self.policy.default_task
+            return default_task_for(request.messages, bool(request.tools), self.first_task)
+        return self.policy.check_task(str(chosen))
 
     def spent_usd(self, request: ModelRequest[Any]) -> float:
-        """What this run (or thread, per ``budget_scope``) has cost so far."""
+        """What this run (or thread, per ``budget_scope``) has cost so far: the routed messages
+        in state plus every routed call of the running run (subagents included)."""
         messages: list[BaseMessage] = list(request.state.get("messages") or request.messages)
         if self.budget_scope == "run":
             messages = messages[_turn_start(messages) :]
-        return spent_usd(messages)
+        entries = _message_entries(messages)
+        root = _current_root()
+        if root is not None:
+            entries.extend(
+                {"call_id": call_id, "cost_usd": cost}
+                for call_id, cost in run_tracker().spend_of(root).items()
+            )
+        return total_usd(entries)
 
-    def reservation(self, request: ModelRequest[Any], task: AgentTask) -> tuple[float, str]:
+    def reservation(self, request: ModelRequest[Any], task: str) -> tuple[float, str]:
         """``(usd, model)``: the worst case of the call and the model the policy picks for it.
 
         Raises :class:`ContextTooLargeError` when no model fits the prompt."""
+        grant, model = self._grant(request, task, float("inf"))
+        return grant.reserve_usd, model
+
+    def _grant(self, request: ModelRequest[Any], task: str, left_usd: float) -> tuple[Grant, str]:
         policy = self.policy
         messages: list[BaseMessage] = list(request.messages)
         if request.system_message is not None:
             messages.insert(0, request.system_message)
         tools = [convert_to_openai_tool(t) for t in request.tools] or None
-        prompt = self._counter.count(messages, policy.tasks[task].model, tools)
+        prompt = self._counter.count(messages, policy.route_of(task).model, tools)
         settings = request.model_settings
         max_tokens = settings.get("max_tokens") or settings.get("max_completion_tokens")
-        reserve = policy.reserved_output(task, max_tokens if isinstance(max_tokens, int) else None)
+        wanted = max_tokens if isinstance(max_tokens, int) else self.model.max_tokens
+        reserve = policy.reserved_output(task, wanted)
         choice = policy.select(task, prompt.tokens, bool(tools), reserve)
         spec = policy.models[choice.model]
-        return reservation_usd(spec, prompt.tokens, reserve), choice.model
+        if left_usd == float("inf"):
+            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), choice.model
+        grant = admit(
+            spec,
+            prompt.tokens,
+            reserve,
+            left_usd,
+            min_output_tokens=policy.budget.min_output_tokens,
+            what=f"the {self.budget_scope} budget of ${self.budget_usd:.6f}",
+        )
+        return grant, choice.model
 
-    def _prepare(
-        self, request: ModelRequest[Any], task: AgentTask
-    ) -> ModelRequest[Any] | AIMessage:
+    def _prepare(self, request: ModelRequest[Any], task: str) -> ModelRequest[Any] | AIMessage:
         """The routed request, or the stop message when the budget refuses the call."""
         routed = request.override(model=self._bound[task])
         if self.budget_usd is None:
             return routed
         spent = self.spent_usd(request)
         try:
-            reserve, model = self.reservation(request, task)
+            grant, _model = self._grant(request, task, self.budget_usd - spent)
         except ContextTooLargeError:
             return routed  # the model raises it, with the details
-        if spent + reserve <= self.budget_usd:
-            return routed
-        text = (
-            f"Stopped before {task.value}: the {self.budget_scope} budget of "
-            f"${self.budget_usd:.6f} would be exceeded (spent ${spent:.6f}; the next call, "
-            f"to {model}, could cost up to ${reserve:.6f})."
-        )
+        if grant.admitted:
+            settings = dict(routed.model_settings)
+            settings.pop("max_completion_tokens", None)
+            settings["max_tokens"] = grant.max_tokens
+            return routed.override(model_settings=settings)
+        text = f"Stopped before {task} (spent ${spent:.6f}): {grant.message}."
         if self.on_budget == "raise":
             raise BudgetExceededError(
                 text, scope=self.budget_scope, spent_usd=spent, budget_usd=self.budget_usd
@@ -222,11 +255,11 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         return _stop_message("budget_exhausted", text, task, spent)
 
     def _gateway_refusal(
-        self, exc: BudgetExceededError, request: ModelRequest[Any], task: AgentTask
+        self, exc: BudgetExceededError, request: ModelRequest[Any], task: str
     ) -> AIMessage:
         if self.on_budget == "raise":
             raise exc
-        text = f"Stopped before {task.value}: {exc}."
+        text = f"Stopped before {task}: {exc}."
         return _stop_message("gateway_budget_exceeded", text, task, self.spent_usd(request))
 
     # ---- hooks ----------------------------------------------------------------------------
@@ -262,9 +295,9 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             return self._gateway_refusal(exc, request, task)
 
 
-def _stop_message(reason: str, text: str, task: AgentTask, spent: float) -> AIMessage:
+def _stop_message(reason: str, text: str, task: str, spent: float) -> AIMessage:
     """The final AIMessage of a stopped run: no tool calls, so ``create_agent`` ends."""
     return AIMessage(
         content=text,
-        response_metadata={STOP_REASON_KEY: reason, "routing_task": task.value, "spent_usd": spent},
+        response_metadata={STOP_REASON_KEY: reason, "routing_task": task, "spent_usd": spent},
     )

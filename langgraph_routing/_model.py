@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -22,21 +21,22 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from ._clients import FORCED_CLIENT_KEYS, USAGE_COST_KEY, ClientPool, drop_credential_headers
-from ._errors import MissingKeyError
-from ._policy import AgentTask, Choice, RoutingPolicy
-from ._route import CallContext, Route
-from ._runs import last_started_run, run_tracker
+from ._clients import FORCED_CLIENT_KEYS, ClientPool
+from ._errors import RoutingError
+from ._planning import RunManager, attempt_kwargs, finish_result, plan_call
+from ._policy import AgentTask, RoutingPolicy
+from ._route import Route
+from ._runs import run_tracker
 from ._streaming import StreamTracker, as_chunk
 from ._structured import structured_output
 from ._tokens import TokenCounter, count_text, token_ids
-from ._trace import annotate_trace
 
-_RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+_RunManager = RunManager
 
 
 class RoutingChatModel(BaseChatModel):
@@ -55,9 +55,15 @@ class RoutingChatModel(BaseChatModel):
     policy: RoutingPolicy = Field(default_factory=RoutingPolicy.default)
     base_url: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    task: AgentTask | None = None
+    task: str | None = None
+    """The task bound with :meth:`with_task` (None: resolved per call from metadata)."""
     timeout_s: float | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Output tokens a call may use (sent as ``max_tokens`` on every call; budgets reserve
+    exactly this). None: the task's ``max_output_tokens``, else the policy's
+    ``reserve_output_tokens``."""
     chat_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Request options sent on every call (``temperature``, ``reasoning_effort``, ...)."""
     stream_buffering: Literal["attempt", "none"] = "attempt"
     """``"attempt"`` (default): a streamed attempt is delivered once it completed, so a failure
     mid-stream falls back without duplicated output. ``"none"``: chunks are delivered as they
@@ -66,6 +72,7 @@ class RoutingChatModel(BaseChatModel):
 
     _pool: ClientPool = PrivateAttr()
     _counter: TokenCounter = PrivateAttr(default_factory=TokenCounter)
+    _derived_profile: bool = PrivateAttr(default=False)
 
     def model_post_init(self, context: Any) -> None:
         base_url = (
@@ -74,21 +81,43 @@ class RoutingChatModel(BaseChatModel):
             or self.policy.gateway.base_url
         )
         self.base_url = base_url
+        if self.task is not None:
+            self.task = self.policy.check_task(self.task)
         owned = sorted(FORCED_CLIENT_KEYS & set(self.chat_kwargs))
         if owned:
             raise ValueError(
                 f"{', '.join(owned)} cannot be set on a RoutingChatModel's clients: routing owns "
                 "them (retries happen once, in the routing model; the model is chosen per call)"
             )
+        if self.profile is None or self._derived_profile:
+            self.profile = self._policy_profile()
+            self._derived_profile = True
         timeout = self.timeout_s or self.policy.gateway.timeout_s
-        self._pool = ClientPool(base_url, timeout, dict(self.chat_kwargs))
+        self._pool = ClientPool.shared(base_url, timeout, dict(self.chat_kwargs))
         run_tracker()
+
+    def _policy_profile(self) -> Any:
+        """The model profile of the bound task (else the default task), from the policy: the
+        largest window its context upgrades reach, its output limit, tools and structured
+        output support."""
+        task = self.task or self.policy.default_task
+        window, max_out = self.policy.window_of(task)
+        spec = self.policy.models[self.policy.route_of(task).model]
+        return {
+            "max_input_tokens": window,
+            "max_output_tokens": max_out,
+            "tool_calling": spec.supports_tools,
+            "tool_choice": spec.supports_tools,
+            "structured_output": spec.supports_structured_output,
+            "text_inputs": True,
+            "text_outputs": True,
+        }
 
     # ---- identity -----------------------------------------------------------------------
 
     def __repr__(self) -> str:
         # short on purpose: LangChain puts repr(model) into every traced run's "serialized"
-        task = self.task.value if self.task else None
+        task = self.task
         return (
             f"RoutingChatModel(task={task!r}, base_url={self.base_url!r}, "
             f"models={list(self.policy.models)})"
@@ -102,17 +131,25 @@ class RoutingChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"task": self.task.value if self.task else None, "base_url": self.base_url}
+        return {"task": self.task, "base_url": self.base_url}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "openai"
-        task = self.task or self.policy.default_task
-        route = self.policy.tasks.get(task) or self.policy.tasks[self.policy.default_task]
-        params["ls_model_name"] = kwargs.get("model") or route.model
+        # the model the call will go to: the task resolved as the call will resolve it (bound
+        # task, else the metadata of the node running us); after the call the trace gets the
+        # model that actually answered (fallbacks, upgrades)
+        config = var_child_runnable_config.get() or {}
+        try:
+            task = self.policy.resolve_task(self.task, config.get("metadata") or {})
+        except RoutingError:
+            task = self.policy.default_task
+        params["ls_model_name"] = kwargs.get("model") or self.policy.route_of(task).model
+        if self.max_tokens:
+            params["ls_max_tokens"] = self.max_tokens
         # lands in the run's metadata: lets a CostCallbackHandler resolve the task (and so the
-        # model) exactly as _plan will, before the call
-        params["routing_bound_task"] = self.task.value if self.task else ""  # type: ignore[typeddict-unknown-key]
+        # model) exactly as the call will, before it
+        params["routing_bound_task"] = self.task or ""  # type: ignore[typeddict-unknown-key]
         return params
 
     def get_token_ids(self, text: str) -> list[int]:
@@ -131,9 +168,14 @@ class RoutingChatModel(BaseChatModel):
         return self._counter.count(messages, "", schemas).tokens
 
     def with_task(self, task: AgentTask | str) -> RoutingChatModel:
-        """A copy bound to ``task`` (shares clients and the token cache)."""
-        bound = self.model_copy(update={"task": AgentTask(task)})
+        """A copy bound to ``task``: any task the policy defines (an unknown one raises
+        :class:`UnknownTaskError`, listing the known ones). Shares clients and the token cache;
+        its ``profile`` is the task's."""
+        name = self.policy.check_task(task)
+        bound = self.model_copy(update={"task": name})
         bound._pool, bound._counter = self._pool, self._counter
+        if self._derived_profile:
+            bound.profile = bound._policy_profile()
         return bound
 
     # ---- tools and structured output ----------------------------------------------------
@@ -144,10 +186,16 @@ class RoutingChatModel(BaseChatModel):
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
         strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools; they are sent to whichever model the call lands on, fallbacks included."""
+        """Bind tools; they are sent to whichever model the call lands on, fallbacks included.
+
+        ``parallel_tool_calls`` is sent as given, to models whose spec has
+        ``supports_parallel_tool_calls`` (the field is dropped for the others)."""
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
         if tool_choice is not None and tool_choice is not False:
             if tool_choice is True or tool_choice == "any":
                 tool_choice = "required"
@@ -160,98 +208,25 @@ class RoutingChatModel(BaseChatModel):
         self,
         schema: Mapping[str, Any] | type,
         *,
-        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        method: Literal["function_calling", "json_schema", "json_mode"] = "json_schema",
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, Any]:
-        """Structured output through tool calling or ``response_format`` json_schema."""
+        """Structured output, as ChatOpenAI does it: ``method="json_schema"`` (the default, like
+        ChatOpenAI's) sends ``response_format`` json_schema; ``"function_calling"`` forces a
+        tool call; ``"json_mode"`` asks for any JSON object. Streaming a json_schema call
+        yields one chunk (so the gateway's cost headers are kept)."""
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
         return structured_output(self, schema, method, include_raw, strict)
 
     # ---- planning a call ----------------------------------------------------------------
 
-    def _api_key(self, role: str | None) -> str:
-        if role is not None:
-            env = self.policy.roles[role].api_key_env
-            value = os.environ.get(env)
-            if not value:
-                raise MissingKeyError(env, role)
-            return value
-        if self.api_key is not None:
-            return self.api_key.get_secret_value()
-        env = self.policy.gateway.api_key_env
-        value = os.environ.get(env)
-        if not value:
-            raise MissingKeyError(env, None)
-        return value
-
     def _plan(
         self, messages: list[BaseMessage], run_manager: _RunManager, kwargs: dict[str, Any]
     ) -> tuple[Route, str, dict[str, Any]]:
-        metadata: dict[str, Any] = dict(run_manager.metadata) if run_manager else {}
-        run_ids: tuple[Any, Any] | None = (
-            (run_manager.run_id, run_manager.parent_run_id) if run_manager else None
-        )
-        if run_manager is None and (started := last_started_run()) is not None:
-            metadata, run_ids = started.metadata, (started.run_id, started.parent_run_id)
-        task = self.policy.resolve_task(self.task.value if self.task else None, metadata)
-        tools = kwargs.get("tools")
-        needs_tools = bool(tools)
-        route_cfg = self.policy.tasks.get(task) or self.policy.tasks[self.policy.default_task]
-        max_tokens = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
-        reserve = self.policy.reserved_output(task, max_tokens)
-        prompt = self._counter.count(messages, route_cfg.model, tools)
-        pinned = kwargs.get("model")
-        if pinned:  # the caller named a model: no routing decision, same failure table
-            choice = Choice(
-                task, str(pinned), route_cfg.role, f"model {pinned} pinned by caller", reserve
-            )
-        else:
-            choice = self.policy.select(task, prompt.tokens, needs_tools, reserve)
-        run_id = str(run_tracker().root_of(*run_ids)) if run_ids else None
-        step = metadata.get("langgraph_step")
-        context = CallContext(
-            run_id=run_id,
-            thread_id=str(metadata["thread_id"]) if metadata.get("thread_id") else None,
-            node=metadata.get("langgraph_node")
-            if isinstance(metadata.get("langgraph_node"), str)
-            else None,
-            step=step if isinstance(step, int) else None,
-        )
-        api_key = self._api_key(choice.role)
-        user, headers = context.request_extras(task)
-        call_kwargs = {k: v for k, v in kwargs.items() if k != "model"}
-        call_kwargs["extra_headers"] = {**headers, **(call_kwargs.get("extra_headers") or {})}
-        if user and "user" not in call_kwargs:
-            call_kwargs["user"] = user
-        route = Route(self.policy, choice, prompt, needs_tools, context, secret=api_key)
-        return route, api_key, call_kwargs
-
-    def _finish(
-        self,
-        route: Route,
-        message: BaseMessage,
-        generation_info: Mapping[str, Any] | None,
-        latency_s: float,
-        run_manager: _RunManager,
-        response_id: str | None = None,
-    ) -> dict[str, Any]:
-        meta = dict(generation_info or {})
-        meta.update(message.response_metadata)
-        usage = getattr(message, "usage_metadata", None) or {}
-        routing = route.succeeded(
-            meta.get("headers"),
-            meta.get(USAGE_COST_KEY),
-            usage.get("input_tokens"),
-            usage.get("output_tokens"),
-            latency_s,
-            fallback_call_id=str(
-                response_id or meta.get("id") or getattr(message, "id", None) or uuid.uuid4()
-            ),
-            completion_text=_reply_text(message),
-        )
-        annotate_trace(run_manager, routing)
-        return routing
+        return plan_call(self, messages, run_manager, kwargs)
 
     # ---- sync ---------------------------------------------------------------------------
 
@@ -267,13 +242,18 @@ class RoutingChatModel(BaseChatModel):
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = client._generate(messages, stop=stop, run_manager=None, **call_kwargs)
+                result = client._generate(
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:
                     time.sleep(delay)
                 continue
-            return self._result(route, result, time.perf_counter() - started, run_manager)
+            return finish_result(route, result, time.perf_counter() - started, run_manager)
 
     def _stream(
         self,
@@ -292,7 +272,12 @@ class RoutingChatModel(BaseChatModel):
             started = time.perf_counter()
             tracker = StreamTracker(route, live=self.stream_buffering == "none")
             try:
-                for chunk in client._stream(messages, stop=stop, run_manager=None, **call_kwargs):
+                for chunk in client._stream(
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen
                 tracker.check_complete()
@@ -321,14 +306,17 @@ class RoutingChatModel(BaseChatModel):
             started = time.perf_counter()
             try:
                 result = await client._agenerate(
-                    messages, stop=stop, run_manager=None, **call_kwargs
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(self.policy, route.model, call_kwargs),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:
                     await asyncio.sleep(delay)
                 continue
-            return self._result(route, result, time.perf_counter() - started, run_manager)
+            return finish_result(route, result, time.perf_counter() - started, run_manager)
 
     async def _astream(
         self,
@@ -348,7 +336,10 @@ class RoutingChatModel(BaseChatModel):
             tracker = StreamTracker(route, live=self.stream_buffering == "none")
             try:
                 async for chunk in client._astream(
-                    messages, stop=stop, run_manager=None, **call_kwargs
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(self.policy, route.model, call_kwargs),
                 ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen
@@ -363,27 +354,3 @@ class RoutingChatModel(BaseChatModel):
                 yield chunk
             yield tracker.final(time.perf_counter() - started, run_manager)
             return
-
-    def _result(
-        self, route: Route, result: ChatResult, latency_s: float, run_manager: _RunManager
-    ) -> ChatResult:
-        generation = result.generations[0]
-        message = generation.message
-        if generation.generation_info:
-            drop_credential_headers(generation.generation_info)
-        drop_credential_headers(message.response_metadata)
-        response_id = (result.llm_output or {}).get("id")
-        routing = self._finish(
-            route, message, generation.generation_info, latency_s, run_manager, response_id
-        )
-        message.response_metadata["routing"] = routing
-        message.response_metadata.setdefault("model_name", route.model)
-        return result
-
-
-def _reply_text(message: BaseMessage) -> str:
-    """The text a reply's completion tokens were spent on (content and tool call arguments)."""
-    parts = [message.content if isinstance(message.content, str) else str(message.content)]
-    for call in getattr(message, "tool_calls", None) or []:
-        parts.append(f"{call.get('name')}{call.get('args')}")
-    return "".join(parts)

@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_stream_writer
 
-from ._errors import BudgetExceededError
+from ._errors import BudgetExceededError, RoutingError
 from ._ledger import entries_from_routing
 from ._model import RoutingChatModel
 from ._policy import AgentTask
@@ -84,7 +84,7 @@ def _text(message: BaseMessage) -> str:
     return str(message.text)
 
 
-def _for_task(model: BaseChatModel, task: AgentTask) -> BaseChatModel:
+def _for_task(model: BaseChatModel, task: str) -> BaseChatModel:
     if isinstance(model, RoutingChatModel) and model.task is None:
         return model.with_task(task)
     return model
@@ -128,8 +128,11 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
     would send (messages and tool schemas), which the budget guard prices before the call.
     """
 
-    task: AgentTask
+    task: str
     starts_run: bool = False
+    guard: Any = None
+    """The :class:`BudgetGuard` that admitted this node (set by the guard); the node sends the
+    ``max_tokens`` it grants."""
 
     def __init__(
         self,
@@ -139,7 +142,7 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
         system_prompt: str | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(self._func, afunc=self._afunc, name=name or self.task.value)
+        super().__init__(self._func, afunc=self._afunc, name=name or str(self.task))
         self.model = _for_task(model, self.task)
         self.system_prompt = system_prompt
         self.tools = list(tools or [])
@@ -192,16 +195,29 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
             ]
         return update
 
+    def _call_kwargs(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """``max_tokens`` granted by the budget guard, when it is smaller than wanted."""
+        guard = self.guard
+        if guard is None or guard.budget_usd is None:
+            return {}
+        try:
+            grant, _model = guard.grant(self, state)
+        except RoutingError:
+            return {}  # the call raises it, with the details
+        return {"max_tokens": grant.max_tokens} if grant.admitted else {}
+
     def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         try:
-            reply = self.runnable.invoke(self.prompt(state), config)
+            reply = self.runnable.invoke(self.prompt(state), config, **self._call_kwargs(state))
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
         return self._finish(state, reply)
 
     async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         try:
-            reply = await self.runnable.ainvoke(self.prompt(state), config)
+            reply = await self.runnable.ainvoke(
+                self.prompt(state), config, **self._call_kwargs(state)
+            )
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
         return self._finish(state, reply)
@@ -357,7 +373,7 @@ def synthesize_node(
 
     >>> from langgraph_routing import init_routing_model
     >>> model = init_routing_model(base_url="http://127.0.0.1:4000/v1", api_key="sk-x")
-    >>> synthesize_node(model, name="answer").model.task.value   # the task is bound
+    >>> synthesize_node(model, name="answer").model.task   # the task is bound
     'synthesize'
     """
     return SynthesizeNode(model, system_prompt=system_prompt, name=name)

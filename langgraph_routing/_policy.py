@@ -7,170 +7,68 @@ makes about which model to call, and what to do after an error, is a method of
 
 from __future__ import annotations
 
-import enum
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ._errors import ContextTooLargeError, PolicyError
+from ._errors import ContextTooLargeError, PolicyError, UnknownTaskError
+from ._policy_load import DEFAULT_POLICY, deep_merge, read_file, validate
+from ._specs import (
+    STANDARD_TASKS,
+    TASK_NAME,
+    Action,
+    AgentTask,
+    BudgetSpec,
+    Choice,
+    ErrorKind,
+    GatewaySpec,
+    ModelSpec,
+    RetrySpec,
+    RoleSpec,
+    Strict,
+    TaskRoute,
+)
 
-
-class AgentTask(enum.StrEnum):
-    """The kinds of step an agent run is made of."""
-
-    PLAN = "plan"
-    TOOL_SELECT = "tool_select"
-    SYNTHESIZE = "synthesize"
-    CRITIQUE = "critique"
-
-
-class ErrorKind(enum.StrEnum):
-    """What a failed gateway call means for routing (see the failure table of the design)."""
-
-    RATE_LIMIT = "rate_limit"
-    TRANSIENT = "transient"
-    CONTEXT_OVERFLOW = "context_overflow"
-    BUDGET = "budget"
-    AUTH = "auth"
-    BAD_REQUEST = "bad_request"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelSpec(_Strict):
-    """One model the gateway serves: its window, output limit and USD prices per 1M tokens."""
-
-    name: str = ""
-    context_window: int = Field(gt=0)
-    max_output_tokens: int = Field(gt=0)
-    input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(ge=0)
-    supports_tools: bool = True
-    supports_structured_output: bool = True
-
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Price of a call at this model's list prices (per-token prices, as LiteLLM computes)."""
-        return prompt_tokens * (self.input_per_million / 1e6) + completion_tokens * (
-            self.output_per_million / 1e6
-        )
+__all__ = [
+    "Action",
+    "AgentTask",
+    "BudgetSpec",
+    "Choice",
+    "ErrorKind",
+    "GatewaySpec",
+    "ModelSpec",
+    "RetrySpec",
+    "RoleSpec",
+    "RoutingPolicy",
+    "TaskRoute",
+    "agent_of",
+]
 
 
-class GatewaySpec(_Strict):
-    """Where the OpenAI-compatible gateway is, and which variable holds its key."""
+def agent_of(metadata: Mapping[str, Any]) -> str | None:
+    """The innermost named agent of a call: ``lc_agent_name``, else the subgraph the node runs
+    in (from ``langgraph_checkpoint_ns``), else the node.
 
-    base_url: str | None = None
-    api_key_env: str = "LANGGRAPH_ROUTING_API_KEY"
-    timeout_s: float = Field(default=60.0, gt=0)
-
-
-class RoleSpec(_Strict):
-    """An agent role with its own virtual key (the variable's name, never the key)."""
-
-    api_key_env: str = Field(min_length=1)
-
-
-class TaskRoute(_Strict):
-    """The model (and role) a task goes to."""
-
-    model: str
-    role: str | None = None
-    max_output_tokens: int | None = Field(default=None, gt=0)
-
-
-class RetrySpec(_Strict):
-    """Rate-limit retries on the same model before falling back."""
-
-    max_attempts: int = Field(default=3, ge=1)
-    initial_delay_s: float = Field(default=0.5, ge=0)
-    max_delay_s: float = Field(default=8.0, ge=0)
-    max_retry_after_s: float = Field(default=60.0, ge=0)
-    jitter: float = Field(default=0.25, ge=0, le=1)
+    >>> agent_of({"lc_agent_name": "math_expert", "langgraph_node": "model"})
+    'math_expert'
+    >>> agent_of({"langgraph_checkpoint_ns": "researcher:1|tools:2", "langgraph_node": "tools"})
+    'researcher'
+    >>> agent_of({"langgraph_checkpoint_ns": "agent:9", "langgraph_node": "agent"})
+    'agent'
+    """
+    name = metadata.get("lc_agent_name")
+    if isinstance(name, str) and name:
+        return name
+    ns = metadata.get("langgraph_checkpoint_ns") or metadata.get("checkpoint_ns")
+    if isinstance(ns, str) and "|" in ns:
+        return ns.split("|")[-2].split(":", 1)[0] or None
+    node = metadata.get("langgraph_node")
+    return node if isinstance(node, str) and node else None
 
 
-@dataclass(frozen=True)
-class Choice:
-    """The model picked for a call, and why."""
-
-    task: AgentTask
-    model: str
-    role: str | None
-    reason: str
-    reserved_output: int
-    upgraded_from: str | None = None
-
-
-@dataclass(frozen=True)
-class Action:
-    """What to do after a failed attempt: ``retry`` (after ``delay_s``), ``fallback``,
-    ``upgrade`` or ``raise``."""
-
-    kind: Literal["retry", "fallback", "upgrade", "raise"]
-    delay_s: float = 0.0
-    reason: str = ""
-
-
-_DEFAULT_POLICY: dict[str, Any] = {
-    "models": {
-        "o3-mini": {
-            "context_window": 200000,
-            "max_output_tokens": 100000,
-            "input_per_million": 1.10,
-            "output_per_million": 4.40,
-        },
-        "gpt-4o-mini": {
-            "context_window": 128000,
-            "max_output_tokens": 16384,
-            "input_per_million": 0.15,
-            "output_per_million": 0.60,
-        },
-        "gpt-4o": {
-            "context_window": 128000,
-            "max_output_tokens": 16384,
-            "input_per_million": 2.50,
-            "output_per_million": 10.00,
-        },
-        "claude-3-5-sonnet-20241022": {
-            "context_window": 200000,
-            "max_output_tokens": 8192,
-            "input_per_million": 3.00,
-            "output_per_million": 15.00,
-        },
-        "claude-3-5-haiku-20241022": {
-            "context_window": 200000,
-            "max_output_tokens": 8192,
-            "input_per_million": 0.80,
-            "output_per_million": 4.00,
-        },
-    },
-    "tasks": {
-        "plan": {"model": "o3-mini"},
-        "tool_select": {"model": "gpt-4o-mini"},
-        "synthesize": {"model": "claude-3-5-sonnet-20241022"},
-        "critique": {"model": "gpt-4o-mini"},
-    },
-    "default_task": "tool_select",
-    "node_tasks": {"agent": "tool_select"},
-    "fallbacks": {
-        "o3-mini": ["claude-3-5-sonnet-20241022"],
-        "gpt-4o": ["claude-3-5-sonnet-20241022"],
-        "gpt-4o-mini": ["claude-3-5-haiku-20241022"],
-    },
-    "context_upgrades": {
-        "gpt-4o-mini": "gpt-4o",
-        "claude-3-5-haiku-20241022": "claude-3-5-sonnet-20241022",
-    },
-}
-
-
-class RoutingPolicy(_Strict):
+class RoutingPolicy(Strict):
     """Which model each task goes to, and what to do when a call fails.
 
     >>> policy = RoutingPolicy.default()
@@ -181,54 +79,59 @@ class RoutingPolicy(_Strict):
     """
 
     gateway: GatewaySpec = GatewaySpec()
-    roles: dict[str, RoleSpec] = {}
+    roles: dict[str, RoleSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec]
-    tasks: dict[AgentTask, TaskRoute]
-    default_task: AgentTask = AgentTask.TOOL_SELECT
-    node_tasks: dict[str, AgentTask] = {}
-    fallbacks: dict[str, list[str]] = {}
-    context_upgrades: dict[str, str] = {}
+    tasks: dict[str, TaskRoute]
+    default_task: str = AgentTask.TOOL_SELECT.value
+    node_tasks: dict[str, str] = Field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    context_upgrades: dict[str, str] = Field(default_factory=dict)
     upgrade_at: float = Field(default=0.8, gt=0, le=1)
     reserve_output_tokens: int = Field(default=4096, gt=0)
     retry: RetrySpec = RetrySpec()
+    budget: BudgetSpec = BudgetSpec()
 
     # ---- construction -------------------------------------------------------------------
 
     @classmethod
     def default(cls) -> RoutingPolicy:
         """The routing table of the production guide (see DESIGN.md)."""
-        return cls.from_dict(_DEFAULT_POLICY)
+        return cls.from_dict(DEFAULT_POLICY)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutingPolicy:
-        """Validate a mapping; errors become :class:`PolicyError` naming the key."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "<root>"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if "." in msg.split(":", 1)[0] and ": " in msg:  # our own "key: problem" form
-                key, msg = msg.split(": ", 1)
-            raise PolicyError(key, msg) from None
+        """Validate a mapping; errors become :class:`PolicyError` naming the key (and the
+        closest real key when one is misspelled)."""
+        policy: RoutingPolicy = validate(cls, data)
+        return policy
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> RoutingPolicy:
         """Load a ``.yaml``/``.yml`` or ``.toml`` policy file."""
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(str(p), f"cannot read the policy file ({exc.strerror})") from None
-        try:
-            data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
-        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-            raise PolicyError(
-                str(p), f"not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}"
-            ) from None
-        if not isinstance(data, dict):
-            raise PolicyError(str(p), "the file must hold a mapping of policy keys")
-        return cls.from_dict(data)
+        return cls.from_dict(read_file(path))
+
+    def updated(self, changes: Mapping[str, Any]) -> RoutingPolicy:
+        """A validated copy with ``changes`` deep-merged in (mappings merge key by key, lists
+        and values replace).
+
+        >>> policy = RoutingPolicy.default().updated({"node_tasks": {"writer": "synthesize"}})
+        >>> policy.node_tasks
+        {'agent': 'tool_select', 'writer': 'synthesize'}
+        >>> RoutingPolicy.default().updated({"tasks": {"plan": {"model": "gpt-5"}}})
+        Traceback (most recent call last):
+        ...
+        langgraph_routing._errors.PolicyError: policy key 'tasks.plan.model': unknown model 'gpt-5' (known: o3-mini, gpt-4o-mini, gpt-4o, claude-3-5-sonnet-20241022, claude-3-5-haiku-20241022)
+        """
+        return type(self).from_dict(deep_merge(self.model_dump(), changes))
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> RoutingPolicy:
+        """A copy; with ``update`` the result is validated like any policy (a copy can never
+        hold a broken policy). Use :meth:`updated` for a deep merge."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return type(self).from_dict({**self.model_dump(), **update})
 
     @model_validator(mode="after")
     def _check_references(self) -> RoutingPolicy:
@@ -237,15 +140,27 @@ class RoutingPolicy(_Strict):
                 raise ValueError(f"models.{name}.name: differs from its key ({spec.name!r})")
             if not spec.name:
                 object.__setattr__(spec, "name", name)
+        if not self.tasks:
+            raise ValueError("tasks.<root>: at least one task is needed")
         for task, route in self.tasks.items():
-            self._known(f"tasks.{task.value}.model", route.model)
+            if not TASK_NAME.match(task):
+                raise ValueError(
+                    f"tasks.{task}: a task name is an identifier (letters, digits, _ and -)"
+                )
+            self._known(f"tasks.{task}.model", route.model)
             if route.role is not None and route.role not in self.roles:
-                raise ValueError(f"tasks.{task.value}.role: unknown role {route.role!r}")
+                raise ValueError(f"tasks.{task}.role: unknown role {route.role!r}")
         if self.default_task not in self.tasks:
-            raise ValueError(f"default_task.{self.default_task.value}: has no entry in tasks")
+            raise ValueError(
+                f"default_task.{self.default_task}: has no entry in tasks "
+                f"(known: {', '.join(self.tasks)})"
+            )
         for node, task in self.node_tasks.items():
             if task not in self.tasks:
-                raise ValueError(f"node_tasks.{node}: task {task.value!r} has no entry in tasks")
+                raise ValueError(
+                    f"node_tasks.{node}: task {task!r} has no entry in tasks "
+                    f"(known: {', '.join(self.tasks)})"
+                )
         for src, chain in self.fallbacks.items():
             self._known(f"fallbacks.{src}", src)
             for dst in chain:
@@ -276,32 +191,86 @@ class RoutingPolicy(_Strict):
 
     # ---- pure decisions ------------------------------------------------------------------
 
+    def check_task(self, task: str) -> str:
+        """``task`` as the name of a task of this policy; :class:`UnknownTaskError` (listing the
+        known tasks) when the policy does not define it. The four standard tasks are always
+        accepted: one the policy lacks is its ``default_task``.
+
+        >>> RoutingPolicy.default().check_task("digest")
+        Traceback (most recent call last):
+        ...
+        langgraph_routing._errors.UnknownTaskError: policy key 'tasks': unknown task 'digest' (known: plan, tool_select, synthesize, critique); add it under tasks: or use one of those
+        """
+        name = str(task.value if isinstance(task, AgentTask) else task)
+        if name in self.tasks:
+            return name
+        if name in STANDARD_TASKS:
+            return self.default_task
+        raise UnknownTaskError(name, list(self.tasks))
+
+    def route_of(self, task: str) -> TaskRoute:
+        """The route of a task (a standard task the policy lacks uses ``default_task``'s)."""
+        return self.tasks.get(str(task)) or self.tasks[self.default_task]
+
     def resolve_task(
         self, bound: str | None = None, metadata: Mapping[str, Any] | None = None
-    ) -> AgentTask:
-        """Task of one call: bound task, metadata ``routing_task``, ``node_tasks[langgraph_node]``,
-        a node named like a task, then ``default_task``."""
+    ) -> str:
+        """Task of one call, first hit wins: the bound task; metadata ``routing_task``;
+        ``node_tasks`` for ``agent/node``, the agent (:func:`agent_of`), then the node; a node
+        named like a task; ``default_task``.
+
+        >>> policy = RoutingPolicy.default().updated(
+        ...     {"node_tasks": {"research_expert": "synthesize", "math_expert/agent": "plan"}})
+        >>> policy.resolve_task(None, {"langgraph_node": "agent", "lc_agent_name": "research_expert"})
+        'synthesize'
+        >>> policy.resolve_task(None, {"langgraph_node": "agent", "lc_agent_name": "math_expert"})
+        'plan'
+        >>> policy.resolve_task(None, {"langgraph_node": "agent"})
+        'tool_select'
+        """
         if bound:
-            return AgentTask(bound)
+            return self.check_task(bound)
         meta = metadata or {}
         explicit = meta.get("routing_task")
         if explicit:
-            return AgentTask(explicit)
+            return self.check_task(str(explicit))
         node = meta.get("langgraph_node")
-        if isinstance(node, str):
-            if node in self.node_tasks:
-                return self.node_tasks[node]
-            if node in AgentTask.__members__.values() and AgentTask(node) in self.tasks:
-                return AgentTask(node)
+        node = node if isinstance(node, str) and node else None
+        agent = agent_of(meta) if self.node_tasks else None
+        if self.node_tasks:
+            if agent and node and (task := self.node_tasks.get(f"{agent}/{node}")):
+                return task
+            if agent and (task := self.node_tasks.get(agent)):
+                return task
+            if node and (task := self.node_tasks.get(node)):
+                return task
+        if node and node in self.tasks:
+            return node
         return self.default_task
 
-    def reserved_output(self, task: AgentTask | str, max_tokens: int | None = None) -> int:
+    def reserved_output(self, task: str, max_tokens: int | None = None) -> int:
         """Output tokens to reserve for a call: the call's ``max_tokens``, else the task's, else
-        the policy's ``reserve_output_tokens`` (bounded by the model's output limit)."""
-        route = self.tasks.get(AgentTask(task)) or self.tasks[self.default_task]
+        the policy's ``reserve_output_tokens`` (bounded by the model's output limit). It is
+        also the ``max_tokens`` the call is sent with, so a call never spends more."""
+        route = self.route_of(task)
         spec = self.models[route.model]
         wanted = max_tokens or route.max_output_tokens or self.reserve_output_tokens
         return min(wanted, spec.max_output_tokens)
+
+    def window_of(self, task: str, needs_tools: bool = False) -> tuple[int, int]:
+        """(largest context window, its model's output limit) a task can reach through its
+        context upgrades: what a caller may send to this task."""
+        model = self.route_of(task).model
+        best = self.models[model]
+        nxt = self.upgrade_of(model)
+        while nxt is not None:
+            spec = self.models[nxt]
+            if spec.context_window > best.context_window and (
+                not needs_tools or spec.supports_tools
+            ):
+                best = spec
+            nxt = self.upgrade_of(nxt)
+        return best.context_window, best.max_output_tokens
 
     def fits(self, model: str, prompt_tokens: int, reserved_output: int) -> bool:
         """Whether prompt + reserved output stay under ``upgrade_at`` of the model's window."""
@@ -315,22 +284,22 @@ class RoutingPolicy(_Strict):
 
     def select(
         self,
-        task: AgentTask | str,
+        task: str,
         prompt_tokens: int,
         needs_tools: bool = False,
         reserved_output: int | None = None,
     ) -> Choice:
         """Pick the model for one call. Raises :class:`ContextTooLargeError` when nothing fits."""
-        task = AgentTask(task)
-        route = self.tasks.get(task) or self.tasks[self.default_task]
+        task = self.check_task(task)
+        route = self.route_of(task)
         reserve = reserved_output if reserved_output is not None else self.reserved_output(task)
-        model, reason = route.model, f"task {task.value} -> {route.model}"
+        model, reason = route.model, f"task {task} -> {route.model}"
         if needs_tools and not self.models[model].supports_tools:
             tool_capable = [
                 m for m in self.fallbacks.get(model, []) if self.models[m].supports_tools
             ]
             if not tool_capable:
-                raise PolicyError(f"tasks.{task.value}.model", f"{model!r} cannot call tools")
+                raise PolicyError(f"tasks.{task}.model", f"{model!r} cannot call tools")
             model, reason = (
                 tool_capable[0],
                 f"{reason}; {route.model} has no tools -> {tool_capable[0]}",

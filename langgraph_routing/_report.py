@@ -66,6 +66,8 @@ def _int(entry: Mapping[str, Any], key: str) -> int:
 
 def _group_value(entry: Mapping[str, Any], key: str) -> str:
     value = entry.get(key)
+    if value is None and key == "agent":
+        value = entry.get("node")  # entries written before agents were recorded
     if value is None:
         return "default" if key == "role" else _MISSING
     return str(value)
@@ -162,6 +164,19 @@ class CostReport:
     def by_node(self) -> dict[str, float]:
         """Known cost per graph node, costliest first (all-unknown groups are left out)."""
         return self._by("node")
+
+    def by_agent(self) -> dict[str, float]:
+        """Known cost per agent: the innermost named agent or subgraph of each call
+        (``lc_agent_name``, else the subgraph from the checkpoint namespace, else the node), so
+        the workers of a supervisor or the subagents of a deep agent are told apart even when
+        every model node is named ``agent`` or ``model``.
+
+        Example:
+            >>> CostReport([{"call_id": "1", "node": "agent", "agent": "math_expert",
+            ...              "cost_usd": 0.25}]).by_agent()
+            {'math_expert': 0.25}
+        """
+        return self._by("agent")
 
     def by_model(self) -> dict[str, float]:
         """Known cost per model, costliest first."""

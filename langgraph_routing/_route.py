@@ -16,7 +16,7 @@ from typing import Any
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
-from ._policy import AgentTask, Choice, ErrorKind, RoutingPolicy
+from ._policy import Choice, ErrorKind, RoutingPolicy
 from ._tokens import TokenCount, count_text
 
 
@@ -28,15 +28,19 @@ class CallContext:
     thread_id: str | None = None
     node: str | None = None
     step: int | None = None
+    agent: str | None = None
 
-    def request_extras(self, task: AgentTask) -> tuple[str | None, dict[str, str]]:
+    def request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
         """The ``user`` field and the LiteLLM headers attached to every request."""
-        tags = [f"task:{task.value}"] + ([f"node:{self.node}"] if self.node else [])
+        tags = [f"task:{task}"] + ([f"node:{self.node}"] if self.node else [])
+        if self.agent and self.agent != self.node:
+            tags.append(f"agent:{self.agent}")
         meta = {
             "run_id": self.run_id,
             "thread_id": self.thread_id,
             "node": self.node,
-            "task": task.value,
+            "agent": self.agent,
+            "task": task,
         }
         headers = {
             "x-litellm-tags": ",".join(tags),
@@ -59,6 +63,7 @@ class Route:
     model: str = ""
     attempts: list[dict[str, Any]] = field(default_factory=list)
     secret: str = field(default="", repr=False)
+    max_tokens: int = 0
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
 
@@ -67,7 +72,7 @@ class Route:
         self._visited = [self.model]
 
     @property
-    def task(self) -> AgentTask:
+    def task(self) -> str:
         return self.choice.task
 
     def _switch(self, model: str) -> None:
@@ -140,7 +145,7 @@ class Route:
                 if candidate not in self._visited and self._fits_window(candidate):
                     self._switch(candidate)
                     return 0.0
-            raise RoutesExhaustedError(self.task.value, self.attempts) from exc
+            raise RoutesExhaustedError(self.task, self.attempts) from exc
         if info.kind is ErrorKind.BUDGET:
             raise budget_error(info) from exc
         raise exc
@@ -186,16 +191,18 @@ class Route:
             )
             reason += f"; {last_error} -> {self.model}"
         return {
-            "task": self.task.value,
+            "task": self.task,
             "model": self.model,
             "requested_model": self.choice.model,
             "role": self.choice.role,
             "reason": reason,
             "prompt_tokens": self.prompt.tokens,
+            "max_tokens": self.max_tokens or None,
             "tokens_approximate": self.prompt.approximate,
             "run_id": self.context.run_id,
             "thread_id": self.context.thread_id,
             "node": self.context.node,
+            "agent": self.context.agent,
             "step": self.context.step,
             "attempts": [dict(a) for a in self.attempts],
             **extra,

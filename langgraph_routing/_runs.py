@@ -44,10 +44,29 @@ class RunTracker(BaseCallbackHandler):
     run_inline = True
     raise_error = False
 
-    def __init__(self, max_runs: int = 200_000) -> None:
+    def __init__(self, max_runs: int = 200_000, max_roots: int = 10_000) -> None:
         self._parents: OrderedDict[UUID, UUID | None] = OrderedDict()
+        self._spend: OrderedDict[str, dict[str, float | None]] = OrderedDict()
         self._max = max_runs
+        self._max_roots = max_roots
         self._lock = threading.Lock()
+
+    def record_cost(self, root: str, call_id: str, cost_usd: float | None) -> None:
+        """Remember what one gateway call of the run ``root`` cost (by call id, so a replay
+        changes nothing). Subagents and tools that call models inside the run count too."""
+        with self._lock:
+            calls = self._spend.get(root)
+            if calls is None:
+                calls = self._spend[root] = {}
+                if len(self._spend) > self._max_roots:
+                    self._spend.popitem(last=False)
+            calls[call_id] = cost_usd
+
+    def spend_of(self, root: str) -> dict[str, float | None]:
+        """``call_id -> cost`` of every routed call made so far in the run ``root`` by this
+        process (None: unknown cost)."""
+        with self._lock:
+            return dict(self._spend.get(root) or {})
 
     def _record(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         with self._lock:

@@ -100,8 +100,10 @@ def routing_decision(message: BaseMessage) -> dict[str, Any] | None:
     attempts = list(routing.get("attempts") or [])
     return {
         "node": routing.get("node"),
+        "agent": routing.get("agent"),
         "task": routing.get("task"),
         "model": routing.get("model"),
+        "max_tokens": routing.get("max_tokens"),
         "requested_model": routing.get("requested_model"),
         "reason": routing.get("reason"),
         "attempts": len(attempts),

@@ -12,8 +12,8 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._errors import RoutingError
+from ._planning import record_outcome
 from ._route import Route
-from ._trace import annotate_trace
 
 _RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
 
@@ -106,7 +106,7 @@ class StreamTracker:
             fallback_call_id=self.response_id or str(uuid.uuid4()),
             completion_text="".join(self.text),
         )
-        annotate_trace(run_manager, routing)
+        record_outcome(routing, run_manager)
         return ChatGenerationChunk(
             message=AIMessageChunk(content="", response_metadata={"routing": routing})
         )

@@ -169,7 +169,7 @@ def test_demo_rejects_bad_question_count(capsys: pytest.CaptureFixture[str]) -> 
 
 
 @pytest.mark.parametrize(
-    ("budget", "sent_nodes"), [("0.000001", set()), ("0.02", {"plan", "tool_select"})]
+    ("budget", "sent_nodes"), [("0.000001", set()), ("0.003", {"plan", "tool_select"})]
 )
 def test_run_budget_stops_without_further_requests(
     gw: LocalGateway,

@@ -313,8 +313,9 @@ def test_handler_prices_the_model_an_unbound_node_will_use(gateway: LocalGateway
     prompt = [HumanMessage("plan it")]
     from langgraph_routing._tokens import TokenCounter
 
-    o3_worst = spec.cost_usd(TokenCounter().count(prompt).tokens, 4096)
-    handler = CostCallbackHandler(budget_usd=o3_worst * 0.9)  # enough for gpt-4o-mini, not o3
+    floor = RoutingPolicy.default().budget.min_output_tokens
+    o3_least = spec.cost_usd(TokenCounter().count(prompt).tokens, floor)
+    handler = CostCallbackHandler(budget_usd=o3_least * 0.9)  # enough for gpt-4o-mini, not o3
     with pytest.raises(BudgetExceededError):
         g.compile().invoke({"messages": prompt}, config={"callbacks": [handler]})
     assert gateway.log == []

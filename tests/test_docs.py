@@ -74,7 +74,7 @@ def test_readme_policy_block_is_a_valid_policy() -> None:
 def test_readme_default_table_matches_the_code() -> None:
     text = README.read_text(encoding="utf-8")
     tasks = RoutingPolicy.default().tasks
-    described = ", ".join(f"{t.value} -> {r.model}" for t, r in tasks.items())
+    described = ", ".join(f"{t} -> {r.model}" for t, r in tasks.items())
     assert f"`RoutingPolicy.default()` is the production table ({described})" in " ".join(
         text.split()
     )

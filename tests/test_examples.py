@@ -120,9 +120,20 @@ def check_cost_per_run(out: str) -> None:
 
 
 def check_budgets(out: str) -> None:
-    assert "steps run: ['plan', 'tool_select', 'tool_select']" in out
-    assert "stop_reason=budget_exhausted after $" in out
-    assert "Stopped before synthesize: the budget of $0.030000 would be exceeded" in out
+    shrunk, stopped = out.split("1. run budget of $0.003")
+    # $0.01: every step ran; synthesize was sent with fewer than the 4096 tokens it wanted
+    assert "stop_reason=done after $" in shrunk
+    sent = _literal("steps run (max_tokens sent):", shrunk)
+    assert [node for node, _ in sent] == ["plan", "tool_select", "tool_select", "synthesize"]
+    assert 256 <= dict(sent)["synthesize"] < 4096
+    # $0.003: not even 256 tokens of synthesize fit after plan and tool selection
+    assert "stop_reason=budget_exhausted after $" in stopped
+    assert [n for n, _ in _literal("steps run (max_tokens sent):", stopped)] == [
+        "plan",
+        "tool_select",
+        "tool_select",
+    ]
+    assert "Stopped before synthesize" in stopped and "budget_usd" in stopped
     assert "call 1: ok" in out and "call 2: ok" in out
     assert "call 3: BudgetExceededError scope=gateway entity=key=..." in out
     assert "entity is the key's sha256, not the key: True" in out
@@ -141,8 +152,8 @@ def check_compose_nodes(out: str) -> None:
     by_node = _literal("cost by node:", out)
     assert isinstance(by_node, dict) and set(by_node) == {"plan", "answer", "review"}
     assert "over 3 calls" in out
-    assert "with a $0.02 budget: ran ['plan'], stop_reason=budget_exhausted" in out
-    assert "Stopped before answer: the budget of $0.020000" in out
+    assert "with a $0.003 budget: ran ['plan'], stop_reason=budget_exhausted" in out
+    assert "Stopped before answer (spent $" in out and "the budget of $0.003000" in out
 
 
 def check_per_role_keys(out: str) -> None:
@@ -163,8 +174,8 @@ def check_create_agent_middleware(out: str) -> None:
     assert re.search(r"tool_select -> gpt-4o-mini \(\$[\d.]+\) tool calls: \['lookup'\]", out)
     assert re.search(r"synthesize -> claude-3-5-sonnet-20241022 \(\$[\d.]+\) tool calls: \[\]", out)
     assert re.search(r"answer: .*Tokyo", out)
-    assert "with budget_usd=0.01:\n  stop_reason=budget_exhausted" in out
-    assert "Stopped before synthesize: the run budget of $0.010000" in out
+    assert "with budget_usd=0.003:\n  stop_reason=budget_exhausted" in out
+    assert "Stopped before synthesize (spent $" in out
 
 
 LOCAL_CHECKS: dict[str, Callable[[str], None]] = {

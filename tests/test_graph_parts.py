@@ -127,8 +127,16 @@ def test_guard_prices_the_model_the_policy_would_pick() -> None:
     assert usd > spec.cost_usd(0, model.policy.reserved_output("tool_select"))
     # spent + reservation is compared with the budget; max_steps is checked first
     assert BudgetGuard(model.policy, usd).check(state, select) is None
-    stop = BudgetGuard(model.policy, usd * 0.99).check(state, select)
+    # less than the full reservation: admitted with a smaller max_tokens, down to the floor
+    shrunk, _ = BudgetGuard(model.policy, usd * 0.5).grant(select, state)
+    assert 0 < shrunk.max_tokens < model.policy.reserved_output("tool_select")
+    assert shrunk.reserve_usd <= usd * 0.5
+    assert BudgetGuard(model.policy, usd * 0.5).check(state, select) is None
+    floor = model.policy.budget.min_output_tokens
+    least = usd - spec.cost_usd(0, model.policy.reserved_output("tool_select") - floor)
+    stop = BudgetGuard(model.policy, least * 0.99).check(state, select)
     assert stop is not None and stop.arg["reason"] == "budget_exhausted"
+    assert "gpt-4o-mini" in stop.arg["text"] and "budget_usd" in stop.arg["text"]
     late = BudgetGuard(model.policy, None, max_steps=3).check({**state, "model_steps": 3}, select)
     assert late is not None and late.arg["reason"] == "max_steps"
     # the plan step starts a run: an old step count does not stop it

@@ -177,7 +177,7 @@ def test_failures_and_resume(executed: dict[str, Any]) -> None:
 def test_budgets_and_keys(executed: dict[str, Any]) -> None:
     text = _text(executed["budgets_and_keys"])
     assert "stop_reason = budget_exhausted" in text
-    assert "Stopped before synthesize: the budget of $0.030000 would be exceeded" in text
+    assert "Stopped before synthesize (spent $" in text and "the budget of $0.003000" in text
     assert "call 1: ok\ncall 2: ok\ncall 3: refused, scope=gateway, status=422" in text
     assert "entity is the key's hash: True" in text
     assert "agent on the same key: stop_reason = gateway_budget_exceeded" in text

@@ -1,0 +1,176 @@
+"""Planning one routed call: its task, model, output allowance, key, headers and ids.
+
+Everything the chat model decides before its first request happens here, from the policy's pure
+decisions and the call's LangChain metadata. A budget held by a :class:`CostCallbackHandler` has
+already spoken (in its ``on_chat_model_start``); its grant caps the call's ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+
+from ._clients import USAGE_COST_KEY, drop_credential_headers
+from ._errors import MissingKeyError, RoutingError
+from ._grants import take_grant
+from ._policy import Choice, RoutingPolicy, agent_of
+from ._route import CallContext, Route
+from ._runs import last_started_run, run_tracker
+from ._trace import annotate_trace
+
+if TYPE_CHECKING:
+    from ._model import RoutingChatModel
+
+RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens")
+
+
+def api_key_for(model: RoutingChatModel, role: str | None) -> str:
+    """The key of a role (read from its variable now), else the model's, else the gateway's."""
+    policy = model.policy
+    if role is not None:
+        env = policy.roles[role].api_key_env
+        value = os.environ.get(env)
+        if not value:
+            raise MissingKeyError(env, role)
+        return value
+    if model.api_key is not None:
+        return model.api_key.get_secret_value()
+    env = policy.gateway.api_key_env
+    value = os.environ.get(env)
+    if not value:
+        raise MissingKeyError(env, None)
+    return value
+
+
+def context_of(metadata: Mapping[str, Any], run_id: str | None) -> CallContext:
+    """Where the call sits: run, thread, node, agent, step (ids and names only)."""
+    node = metadata.get("langgraph_node")
+    step = metadata.get("langgraph_step")
+    return CallContext(
+        run_id=run_id,
+        thread_id=str(metadata["thread_id"]) if metadata.get("thread_id") else None,
+        node=node if isinstance(node, str) else None,
+        step=step if isinstance(step, int) else None,
+        agent=agent_of(metadata),
+    )
+
+
+def plan_call(
+    model: RoutingChatModel,
+    messages: list[BaseMessage],
+    run_manager: RunManager,
+    kwargs: dict[str, Any],
+) -> tuple[Route, str, dict[str, Any]]:
+    """``(route, api_key, request kwargs)`` of one call; raises before any request when the
+    task is unknown, nothing fits, or a key is missing."""
+    policy: RoutingPolicy = model.policy
+    if not model.base_url:
+        raise RoutingError(
+            "no gateway configured: pass base_url=..., set LANGGRAPH_ROUTING_BASE_URL, or set "
+            "gateway.base_url in the policy (a RoutingChatModel never calls a provider's "
+            "default endpoint)"
+        )
+    metadata: dict[str, Any] = dict(run_manager.metadata) if run_manager else {}
+    run_ids = (run_manager.run_id, run_manager.parent_run_id) if run_manager else None
+    if run_manager is None and (started := last_started_run()) is not None:
+        metadata, run_ids = started.metadata, (started.run_id, started.parent_run_id)
+    task = policy.resolve_task(model.task, metadata)
+    tools = kwargs.get("tools")
+    needs_tools = bool(tools)
+    route_cfg = policy.route_of(task)
+    requested = next((kwargs[k] for k in _OUTPUT_KEYS if kwargs.get(k)), None) or model.max_tokens
+    reserve = policy.reserved_output(task, requested)
+    prompt = model._counter.count(messages, route_cfg.model, tools)
+    pinned = kwargs.get("model")
+    if pinned:  # the caller named a model: no routing decision, same failure table
+        choice = Choice(
+            task, str(pinned), route_cfg.role, f"model {pinned} pinned by caller", reserve
+        )
+    else:
+        choice = policy.select(task, prompt.tokens, needs_tools, reserve)
+    granted = take_grant(run_ids[0]) if run_ids else None
+    max_tokens = min(reserve, granted) if granted else reserve
+    root = str(run_tracker().root_of(*run_ids)) if run_ids else None
+    context = context_of(metadata, root)
+    api_key = api_key_for(model, choice.role)
+    user, headers = context.request_extras(task)
+    call_kwargs = {k: v for k, v in kwargs.items() if k != "model" and k not in _OUTPUT_KEYS}
+    call_kwargs["max_tokens"] = max_tokens
+    call_kwargs["extra_headers"] = {**headers, **(call_kwargs.get("extra_headers") or {})}
+    if user and "user" not in call_kwargs:
+        call_kwargs["user"] = user
+    route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
+    route.max_tokens = max_tokens
+    return route, api_key, call_kwargs
+
+
+def attempt_kwargs(
+    policy: RoutingPolicy, model: str, call_kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The request kwargs for an attempt on ``model``: fields it does not take are dropped
+    (``parallel_tool_calls`` for models whose spec says so)."""
+    spec = policy.models.get(model)
+    if (
+        "parallel_tool_calls" in call_kwargs
+        and spec is not None
+        and (not spec.supports_parallel_tool_calls or not call_kwargs.get("tools"))
+    ):
+        return {k: v for k, v in call_kwargs.items() if k != "parallel_tool_calls"}
+    return call_kwargs
+
+
+def record_outcome(routing: dict[str, Any], run_manager: RunManager) -> dict[str, Any]:
+    """After a call answered: put routing and cost on the trace, and every attempt's cost on
+    the run's spend (what run budgets of middleware and subagents count)."""
+    annotate_trace(run_manager, routing)
+    run_id = routing.get("run_id")
+    if run_id:
+        tracker = run_tracker()
+        for attempt in routing["attempts"]:
+            if attempt.get("call_id"):
+                tracker.record_cost(run_id, attempt["call_id"], attempt.get("cost_usd"))
+    return routing
+
+
+def finish_result(
+    route: Route, result: ChatResult, latency_s: float, run_manager: RunManager
+) -> ChatResult:
+    """A non-streamed answer: credential headers dropped, ``response_metadata["routing"]``."""
+    generation = result.generations[0]
+    message = generation.message
+    if generation.generation_info:
+        drop_credential_headers(generation.generation_info)
+    drop_credential_headers(message.response_metadata)
+    meta = dict(generation.generation_info or {})
+    meta.update(message.response_metadata)
+    usage = getattr(message, "usage_metadata", None) or {}
+    response_id = (result.llm_output or {}).get("id")
+    routing = route.succeeded(
+        meta.get("headers"),
+        meta.get(USAGE_COST_KEY),
+        usage.get("input_tokens"),
+        usage.get("output_tokens"),
+        latency_s,
+        fallback_call_id=str(
+            response_id or meta.get("id") or getattr(message, "id", None) or uuid.uuid4()
+        ),
+        completion_text=_reply_text(message),
+    )
+    message.response_metadata["routing"] = record_outcome(routing, run_manager)
+    message.response_metadata.setdefault("model_name", route.model)
+    return result
+
+
+def _reply_text(message: BaseMessage) -> str:
+    """The text a reply's completion tokens were spent on (content and tool call arguments)."""
+    parts = [message.content if isinstance(message.content, str) else str(message.content)]
+    for call in getattr(message, "tool_calls", None) or []:
+        parts.append(f"{call.get('name')}{call.get('args')}")
+    return "".join(parts)

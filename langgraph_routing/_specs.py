@@ -1,0 +1,149 @@
+"""The policy's building blocks: tasks, error kinds, model and route specs, decisions' results.
+
+Pure data. :class:`~langgraph_routing.RoutingPolicy` (``_policy``) holds them and makes the
+decisions.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentTask(enum.StrEnum):
+    """The standard kinds of step an agent run is made of.
+
+    Tasks are open: any name a policy defines under ``tasks:`` is accepted wherever a task is
+    (``with_task("digest")``, ``node_tasks``, metadata ``routing_task``). These four are the
+    defaults of :meth:`RoutingPolicy.default` and the tasks of the template's nodes.
+    """
+
+    PLAN = "plan"
+    TOOL_SELECT = "tool_select"
+    SYNTHESIZE = "synthesize"
+    CRITIQUE = "critique"
+
+
+STANDARD_TASKS = frozenset(t.value for t in AgentTask)
+TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+"""What a task name may look like: an identifier (dashes allowed), at most 64 characters."""
+
+
+class ErrorKind(enum.StrEnum):
+    """What a failed gateway call means for routing (see the failure table of the design)."""
+
+    RATE_LIMIT = "rate_limit"
+    TRANSIENT = "transient"
+    CONTEXT_OVERFLOW = "context_overflow"
+    BUDGET = "budget"
+    AUTH = "auth"
+    BAD_REQUEST = "bad_request"
+
+
+class Strict(BaseModel):
+    """Frozen, and unknown keys are errors (with a "did you mean" when close to a real one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Strict):
+    """One model the gateway serves: its window, output limit and USD prices per 1M tokens.
+
+    ``supports_parallel_tool_calls`` says whether the ``parallel_tool_calls`` request field is
+    sent to this model (reasoning models such as o3-mini reject it); when False the field is
+    dropped for calls that land on it.
+    """
+
+    name: str = ""
+    context_window: int = Field(gt=0)
+    max_output_tokens: int = Field(gt=0)
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+    supports_tools: bool = True
+    supports_structured_output: bool = True
+    supports_parallel_tool_calls: bool = True
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Price of a call at this model's list prices (per-token prices, as LiteLLM computes)."""
+        return prompt_tokens * (self.input_per_million / 1e6) + completion_tokens * (
+            self.output_per_million / 1e6
+        )
+
+    def affordable_output(self, usd: float, prompt_tokens: int) -> int:
+        """Output tokens that ``usd`` pays for once the prompt is paid (0 when it is not)."""
+        left = usd - prompt_tokens * (self.input_per_million / 1e6)
+        if left <= 0:
+            return 0
+        if self.output_per_million <= 0:
+            return self.max_output_tokens
+        return min(int(left / (self.output_per_million / 1e6)), self.max_output_tokens)
+
+
+class GatewaySpec(Strict):
+    """Where the OpenAI-compatible gateway is, and which variable holds its key."""
+
+    base_url: str | None = None
+    api_key_env: str = "LANGGRAPH_ROUTING_API_KEY"
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class RoleSpec(Strict):
+    """An agent role with its own virtual key (the variable's name, never the key)."""
+
+    api_key_env: str = Field(min_length=1)
+
+
+class TaskRoute(Strict):
+    """The model (and role) a task goes to."""
+
+    model: str
+    role: str | None = None
+    max_output_tokens: int | None = Field(default=None, gt=0)
+
+
+class RetrySpec(Strict):
+    """Rate-limit retries on the same model before falling back."""
+
+    max_attempts: int = Field(default=3, ge=1)
+    initial_delay_s: float = Field(default=0.5, ge=0)
+    max_delay_s: float = Field(default=8.0, ge=0)
+    max_retry_after_s: float = Field(default=60.0, ge=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+class BudgetSpec(Strict):
+    """How budgets admit calls.
+
+    A call's reservation is its prompt at the input price plus its ``max_tokens`` at the output
+    price, and ``max_tokens`` is always sent, so a call can never spend more than it reserved.
+    When the budget left affords fewer output tokens than the call wants, the call is sent with a
+    smaller ``max_tokens``, down to ``min_output_tokens``; below that it is refused.
+    """
+
+    min_output_tokens: int = Field(default=256, gt=0)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The model picked for a call, and why."""
+
+    task: str
+    model: str
+    role: str | None
+    reason: str
+    reserved_output: int
+    upgraded_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """What to do after a failed attempt: ``retry`` (after ``delay_s``), ``fallback``,
+    ``upgrade`` or ``raise``."""
+
+    kind: Literal["retry", "fallback", "upgrade", "raise"]
+    delay_s: float = 0.0
+    reason: str = ""
