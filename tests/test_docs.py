@@ -60,6 +60,15 @@ def test_readme_python_blocks_run() -> None:
         outputs.append(out.getvalue())
     # the quickstart: the plan went to o3-mini, and it cost something known
     assert outputs[0].splitlines() == ["o3-mini", "True"]
+    # every block prints what its comments say it prints
+    for i, (source, out) in enumerate(zip(blocks, outputs, strict=True)):
+        said = [
+            line.split("  # ", 1)[1].strip()
+            for line in source.splitlines()
+            if line.strip().startswith("print(") and "  # " in line
+        ]
+        if said:
+            assert out.splitlines() == said, f"README python block {i + 1}"
 
 
 def test_readme_policy_block_is_a_valid_policy() -> None:
