@@ -69,7 +69,8 @@ class _Pending:
     step: int | None
     thread_id: str | None
     task: str | None
-    prompt_tokens: int
+    prompt_tokens: int  # -1: not counted yet (see ``tokens``)
+    prompt: list[BaseMessage] | None = None
     first: dict[str, Any] = field(default_factory=dict)
     streamed_chars: int = 0
 
@@ -181,14 +182,16 @@ class CostCallbackHandler(BaseCallbackHandler):
         meta = dict(metadata or {})
         params = dict(invocation_params or kwargs.get("invocation_params") or {})
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
-        prompt_tokens = self._counter.count(
-            messages[0] if messages else [], "", params.get("tools") or None
-        ).tokens
         max_out = params.get("max_tokens") or params.get("max_completion_tokens")
         task = meta.get("routing_task")
         routed = "routing_bound_task" in meta and not params.get("model")  # a RoutingChatModel
+        prompt = messages[0] if messages else []
+        # a routed call's record says everything at the end; count now only to price a budget
+        prompt_tokens = -1
+        if not routed or self.budget_usd is not None:
+            prompt_tokens = self._counter.count(prompt, "", params.get("tools") or None).tokens
         reserve_tokens = max_out or self.policy.reserve_output_tokens
-        if routed:
+        if routed and prompt_tokens >= 0:
             try:
                 resolved = self.policy.resolve_task(meta["routing_bound_task"] or None, meta)
                 reserve_tokens = self.policy.reserved_output(
@@ -212,6 +215,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
             task=task,
             prompt_tokens=prompt_tokens,
+            prompt=prompt if prompt_tokens < 0 else None,
         )
         with self._lock:
             self._pending[run_id] = pending
@@ -279,7 +283,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             return
         model = str(meta.get("model_name") or pending.model or "")
         headers = meta.get("headers")
-        prompt = int(usage.get("input_tokens") or pending.prompt_tokens)
+        prompt = int(usage.get("input_tokens") or self._prompt_tokens(pending))
         completion = int(usage.get("output_tokens") or 0)
         estimate = None
         if model in self.policy.models:
@@ -330,7 +334,7 @@ class CostCallbackHandler(BaseCallbackHandler):
         completion = max(pending.streamed_chars // 4, 0) if cancelled else 0
         estimate = None
         if cancelled and model in self.policy.models:
-            estimate = self.policy.models[model].cost_usd(pending.prompt_tokens, completion)
+            estimate = self.policy.models[model].cost_usd(self._prompt_tokens(pending), completion)
         cost, source = resolve_cost(headers, None, estimate)
         call_id = header(headers, CALL_ID_HEADER) or f"{run_id}:error"
         if not cancelled and info is None:
@@ -340,7 +344,7 @@ class CostCallbackHandler(BaseCallbackHandler):
                 pending,
                 call_id,
                 model,
-                pending.prompt_tokens,
+                self._prompt_tokens(pending),
                 completion,
                 cost,
                 source,
@@ -349,6 +353,12 @@ class CostCallbackHandler(BaseCallbackHandler):
                 role=routing.get("role"),
             )
         )
+
+    def _prompt_tokens(self, pending: _Pending) -> int:
+        if pending.prompt_tokens < 0:
+            pending.prompt_tokens = self._counter.count(pending.prompt or []).tokens
+            pending.prompt = None
+        return pending.prompt_tokens
 
     def _entry(
         self,

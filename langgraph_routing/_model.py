@@ -134,8 +134,9 @@ class RoutingChatModel(BaseChatModel):
         return {"task": self.task, "base_url": self.base_url}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "openai"
+        # built directly: BaseChatModel's generic version probes attributes through pydantic's
+        # slow __getattr__ (15 us per call)
+        params = LangSmithParams(ls_provider="openai", ls_model_type="chat")
         # the model the call will go to: the task resolved as the call will resolve it (bound
         # task, else the metadata of the node running us); after the call the trace gets the
         # model that actually answered (fallbacks, upgrades)
@@ -145,8 +146,14 @@ class RoutingChatModel(BaseChatModel):
         except RoutingError:
             task = self.policy.default_task
         params["ls_model_name"] = kwargs.get("model") or self.policy.route_of(task).model
-        if self.max_tokens:
-            params["ls_max_tokens"] = self.max_tokens
+        temperature = kwargs.get("temperature", self.chat_kwargs.get("temperature"))
+        if isinstance(temperature, int | float):
+            params["ls_temperature"] = float(temperature)
+        max_tokens = kwargs.get("max_tokens") or self.max_tokens
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        if stop:
+            params["ls_stop"] = stop
         # lands in the run's metadata: lets a CostCallbackHandler resolve the task (and so the
         # model) exactly as the call will, before it
         params["routing_bound_task"] = self.task or ""  # type: ignore[typeddict-unknown-key]

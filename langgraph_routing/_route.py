@@ -19,6 +19,9 @@ from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_co
 from ._policy import Choice, ErrorKind, RoutingPolicy
 from ._tokens import TokenCount, count_text
 
+_MAX_EXTRAS = 4096
+_EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
+
 
 @dataclass(frozen=True)
 class CallContext:
@@ -31,7 +34,17 @@ class CallContext:
     agent: str | None = None
 
     def request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
-        """The ``user`` field and the LiteLLM headers attached to every request."""
+        """The ``user`` field and the LiteLLM headers attached to every request (a copy)."""
+        key = (self, task)
+        cached = _EXTRAS.get(key)
+        if cached is None:
+            cached = self._request_extras(task)
+            if len(_EXTRAS) >= _MAX_EXTRAS:
+                _EXTRAS.clear()
+            _EXTRAS[key] = cached
+        return cached[0], dict(cached[1])
+
+    def _request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
         tags = [f"task:{task}"] + ([f"node:{self.node}"] if self.node else [])
         if self.agent and self.agent != self.node:
             tags.append(f"agent:{self.agent}")
