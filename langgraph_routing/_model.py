@@ -28,7 +28,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from ._clients import FORCED_CLIENT_KEYS, ClientPool
 from ._errors import RoutingError
-from ._planning import RunManager, attempt_kwargs, finish_result, plan_call
+from ._grants import cancelled
+from ._planning import RunManager, attempt_kwargs, finish_result, plan_call, run_id_of
 from ._policy import AgentTask, RoutingPolicy
 from ._route import Route
 from ._runs import run_tracker
@@ -253,7 +254,7 @@ class RoutingChatModel(BaseChatModel):
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -283,7 +284,7 @@ class RoutingChatModel(BaseChatModel):
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen
@@ -307,6 +308,19 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        try:
+            return await self._agenerate_routed(messages, stop, run_manager, **kwargs)
+        except asyncio.CancelledError as exc:
+            cancelled(run_id_of(run_manager), exc)
+            raise
+
+    async def _agenerate_routed(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
         while True:
             client = self._pool.async_client(route.model, api_key)
@@ -316,7 +330,7 @@ class RoutingChatModel(BaseChatModel):
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -326,6 +340,20 @@ class RoutingChatModel(BaseChatModel):
             return finish_result(route, result, time.perf_counter() - started, run_manager)
 
     async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            async for chunk in self._astream_routed(messages, stop, run_manager, **kwargs):
+                yield chunk
+        except asyncio.CancelledError as exc:
+            cancelled(run_id_of(run_manager), exc)
+            raise
+
+    async def _astream_routed(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -346,7 +374,7 @@ class RoutingChatModel(BaseChatModel):
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen

@@ -77,6 +77,7 @@ class Route:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     secret: str = field(default="", repr=False)
     max_tokens: int = 0
+    reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
 

@@ -1,0 +1,125 @@
+"""Run budgets under concurrency: admission is atomic, in-flight calls hold their worst case,
+and every reservation is given back when its call ends, fails or is cancelled.
+
+The gateway holds every request (``hang`` fault) until the test releases it, so "in flight" is
+a fact of the test, not a matter of timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableLambda
+
+from langgraph_routing import BudgetExceededError, CostCallbackHandler, init_routing_model
+from langgraph_routing._tokens import TokenCounter
+from langgraph_routing.testing import LocalGateway
+
+PROMPT = [HumanMessage("Which tool answers: what is 17.5 * 4 + 12?")]
+MAX_TOKENS = 256  # = the policy's floor: a call is either sent whole or refused
+
+
+def _budget_for(model: Any, calls: int) -> float:
+    spec = model.policy.models["gpt-4o-mini"]
+    one = spec.cost_usd(TokenCounter().count(PROMPT).tokens, MAX_TOKENS)
+    return one * calls + one / 2  # room for `calls` calls and half of one more
+
+
+async def test_fifty_concurrent_calls_send_only_what_the_budget_allows(
+    gateway: LocalGateway,
+) -> None:
+    model = init_routing_model(
+        base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
+    ).with_task("tool_select")
+    budget = _budget_for(model, 10)
+    handler = CostCallbackHandler(budget_usd=budget)
+    gateway.add_fault("hang", times=None)
+    refused = 0
+    all_refused = asyncio.Event()
+
+    async def one() -> Any:
+        nonlocal refused
+        try:
+            return await model.ainvoke(PROMPT)
+        except BudgetExceededError:
+            refused += 1
+            if refused == 40:
+                all_refused.set()
+            raise
+
+    async def body(_: Any) -> list[Any]:
+        return await asyncio.gather(*(one() for _ in range(50)), return_exceptions=True)
+
+    run_id = uuid.uuid4()
+    task = asyncio.create_task(
+        RunnableLambda(body).ainvoke(None, {"run_id": run_id, "callbacks": [handler]})
+    )
+    assert await asyncio.to_thread(gateway.wait_for_held, 10)
+    await asyncio.wait_for(all_refused.wait(), timeout=30)
+    # 10 calls are in flight and hold their worst case; the other 40 were refused unsent
+    assert handler.reserved_usd(str(run_id)) > 0
+    assert len(gateway.log) == 0  # held requests are logged when answered
+    gateway.release_holds()
+    results = await task
+    answered = [r for r in results if not isinstance(r, BaseException)]
+    assert len(answered) == 10 and refused == 40
+    assert len(gateway.log) == 10
+    assert gateway.total_spend <= budget  # strict: zero overshoot
+    assert handler.reserved_usd() == 0.0  # nothing leaked
+    assert handler.spent_usd(str(run_id)) == pytest.approx(gateway.total_spend, rel=1e-12)
+
+
+def test_sixteen_threads_send_only_what_the_budget_allows(gateway: LocalGateway) -> None:
+    model = init_routing_model(
+        base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
+    ).with_task("tool_select")
+    budget = _budget_for(model, 10)
+    handler = CostCallbackHandler(budget_usd=budget)
+
+    def body(_: Any) -> list[Any]:
+        return model.batch([PROMPT] * 50, {"max_concurrency": 16}, return_exceptions=True)
+
+    results = RunnableLambda(body).invoke(None, {"callbacks": [handler]})
+    refusals = [r for r in results if isinstance(r, BudgetExceededError)]
+    assert len(results) - len(refusals) == len(gateway.log) <= 10 + 6  # released as they end
+    assert gateway.total_spend <= budget
+    assert handler.reserved_usd() == 0.0
+
+
+async def test_a_cancelled_call_gives_its_reservation_back(gateway: LocalGateway) -> None:
+    model = init_routing_model(
+        base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
+    ).with_task("tool_select")
+    handler = CostCallbackHandler(budget_usd=_budget_for(model, 1))
+    gateway.add_fault("hang", times=1)
+    task = asyncio.create_task(model.ainvoke(PROMPT, {"callbacks": [handler]}))
+    assert await asyncio.to_thread(gateway.wait_for_held, 1)
+    assert handler.reserved_usd() > 0
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert handler.reserved_usd() == 0.0
+    gateway.release_holds()
+    # the budget is whole again: a new run can spend it
+    await model.ainvoke(PROMPT, {"callbacks": [handler]})
+    assert handler.reserved_usd() == 0.0
+
+
+def test_a_failed_call_gives_its_reservation_back(gateway: LocalGateway) -> None:
+    model = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key)
+    handler = CostCallbackHandler(budget_usd=1.0)
+    gateway.add_fault("auth_error", times=1)
+    with pytest.raises(Exception, match=r"401|auth|Authentication"):
+        model.invoke(PROMPT, {"callbacks": [handler]})
+    assert len(gateway.log) == 1 and gateway.log[0].status == 401
+    assert handler.reserved_usd() == 0.0
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1.0, "0.5", True, float("inf")])
+def test_bad_budget_values_are_refused(value: Any) -> None:
+    with pytest.raises(ValueError, match="budget_usd"):
+        CostCallbackHandler(budget_usd=value)
