@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 
-from ._budget import Grant, admit, check_budget, reservation_usd
+from ._budget import Grant, InFlight, admit, check_budget, reservation_usd
 from ._errors import BudgetExceededError, ContextTooLargeError
 from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
@@ -174,6 +174,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.tools: list[BaseTool] = []
         self._counter = TokenCounter()
         self._bound = {task: self.model.with_task(task) for task in self.policy.tasks}
+        self._inflight = InFlight()
 
     # ---- decisions ------------------------------------------------------------------------
 
@@ -232,27 +233,46 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         )
         return grant, choice.model
 
-    def _prepare(self, request: ModelRequest[Any], task: str) -> ModelRequest[Any] | AIMessage:
-        """The routed request, or the stop message when the budget refuses the call."""
+    def _scope_key(self) -> str | None:
+        """The key concurrent calls of one budget share: the run's root, or the thread."""
+        if self.budget_scope == "thread":
+            try:
+                thread = (get_config().get("configurable") or {}).get("thread_id")
+            except RuntimeError:
+                thread = None
+            return f"thread:{thread}" if thread is not None else None
+        root = _current_root()
+        return f"run:{root}" if root is not None else None
+
+    def _prepare(
+        self, request: ModelRequest[Any], task: str
+    ) -> tuple[ModelRequest[Any] | AIMessage, tuple[str, Grant] | None]:
+        """The routed request (and what it holds against the budget until it ends), or the
+        stop message when the budget refuses the call. Admission is atomic: calls in flight
+        (parallel subagents, concurrent runs on a thread) hold their worst case."""
         routed = request.override(model=self._bound[task])
         if self.budget_usd is None:
-            return routed
+            return routed, None
         spent = self.spent_usd(request)
+        key = self._scope_key() or f"call:{id(request)}"
+        budget = self.budget_usd
         try:
-            grant, _model = self._grant(request, task, self.budget_usd - spent)
+            grant = self._inflight.admit(
+                key, lambda left: self._grant(request, task, left)[0], spent, budget
+            )
         except ContextTooLargeError:
-            return routed  # the model raises it, with the details
+            return routed, None  # the model raises it, with the details
         if grant.admitted:
             settings = dict(routed.model_settings)
             settings.pop("max_completion_tokens", None)
             settings["max_tokens"] = grant.max_tokens
-            return routed.override(model_settings=settings)
+            return routed.override(model_settings=settings), (key, grant)
         text = f"Stopped before {task} (spent ${spent:.6f}): {grant.message}."
         if self.on_budget == "raise":
             raise BudgetExceededError(
                 text, scope=self.budget_scope, spent_usd=spent, budget_usd=self.budget_usd
             )
-        return _stop_message("budget_exhausted", text, task, spent)
+        return _stop_message("budget_exhausted", text, task, spent), None
 
     def _gateway_refusal(
         self, exc: BudgetExceededError, request: ModelRequest[Any], task: str
@@ -271,13 +291,16 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any] | AIMessage:
         """Route the call to its task's model, or stop the agent when the budget refuses it."""
         task = self.task_of(request)
-        routed = self._prepare(request, task)
+        routed, hold = self._prepare(request, task)
         if isinstance(routed, AIMessage):
             return routed
         try:
             return handler(routed)
         except BudgetExceededError as exc:
             return self._gateway_refusal(exc, request, task)
+        finally:
+            if hold is not None:  # the call's cost is in the run's spend by now
+                self._inflight.release(*hold)
 
     async def awrap_model_call(
         self,
@@ -286,13 +309,16 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any] | AIMessage:
         """Async :meth:`wrap_model_call`."""
         task = self.task_of(request)
-        routed = self._prepare(request, task)
+        routed, hold = self._prepare(request, task)
         if isinstance(routed, AIMessage):
             return routed
         try:
             return await handler(routed)
         except BudgetExceededError as exc:
             return self._gateway_refusal(exc, request, task)
+        finally:
+            if hold is not None:
+                self._inflight.release(*hold)
 
 
 def _stop_message(reason: str, text: str, task: str, spent: float) -> AIMessage:

@@ -23,8 +23,8 @@ PROMPT = [HumanMessage("Which tool answers: what is 17.5 * 4 + 12?")]
 MAX_TOKENS = 256  # = the policy's floor: a call is either sent whole or refused
 
 
-def _budget_for(model: Any, calls: int) -> float:
-    spec = model.policy.models["gpt-4o-mini"]
+def _budget_for(model: Any, calls: int, name: str = "gpt-4o-mini") -> float:
+    spec = model.policy.models[name]
     one = spec.cost_usd(TokenCounter().count(PROMPT).tokens, MAX_TOKENS)
     return one * calls + one / 2  # room for `calls` calls and half of one more
 
@@ -123,3 +123,35 @@ def test_a_failed_call_gives_its_reservation_back(gateway: LocalGateway) -> None
 def test_bad_budget_values_are_refused(value: Any) -> None:
     with pytest.raises(ValueError, match="budget_usd"):
         CostCallbackHandler(budget_usd=value)
+
+
+async def test_middleware_thread_budget_holds_for_concurrent_runs(gateway: LocalGateway) -> None:
+    from langchain.agents import create_agent
+
+    from langgraph_routing import RoutingMiddleware
+
+    model = init_routing_model(
+        base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
+    )
+    budget = _budget_for(model, 5, "claude-3-5-sonnet-20241022")  # no tools: synthesize
+    mw = RoutingMiddleware(model=model, budget_usd=budget, budget_scope="thread")
+    agent = create_agent(mw.model, [], middleware=[mw])
+    gateway.add_fault("hang", times=None)
+    config: Any = {"configurable": {"thread_id": "shared"}}
+    runs = [
+        asyncio.create_task(agent.ainvoke({"messages": [PROMPT[0]]}, config)) for _ in range(20)
+    ]
+    assert await asyncio.to_thread(gateway.wait_for_held, 5)
+    stopped = [t for t in runs if t.done()]
+    while len(stopped) < 15:  # the refused runs end at once, without a request
+        done, _ = await asyncio.wait(
+            [t for t in runs if not t.done()], timeout=30, return_when=asyncio.FIRST_COMPLETED
+        )
+        assert done, "refused runs did not end"
+        stopped = [t for t in runs if t.done()]
+    gateway.release_holds()
+    results = await asyncio.gather(*runs)
+    reasons = [r["messages"][-1].response_metadata.get("stop_reason") for r in results]
+    assert reasons.count("budget_exhausted") == 15
+    assert len(gateway.log) == 5 and gateway.total_spend <= budget
+    assert mw._inflight.held() == 0.0
