@@ -17,6 +17,7 @@ from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
 from ._policy import Choice, ErrorKind, RoutingPolicy
+from ._secrets import scrub_chain
 from ._tokens import TokenCount, count_text
 
 _MAX_EXTRAS = 4096
@@ -108,9 +109,9 @@ class Route:
         try:
             return self._failed(exc, latency_s)
         except BaseException as raised:
-            _scrub(raised, self.secret)
+            scrub_chain(raised, self.secret)
             if raised is not exc:
-                _scrub(exc, self.secret)
+                scrub_chain(exc, self.secret)
             with contextlib.suppress(AttributeError):  # exceptions with __slots__
                 raised.routing = self.metadata()  # type: ignore[attr-defined]
             raise
@@ -221,17 +222,3 @@ class Route:
             "attempts": [dict(a) for a in self.attempts],
             **extra,
         }
-
-
-def _scrub(exc: BaseException, secret: str) -> None:
-    """Replace a key the gateway echoed in an error (some LiteLLM versions do) by ``***``."""
-    if not secret or len(secret) < 4:
-        return
-    if secret in str(exc) or secret in repr(getattr(exc, "body", None)):
-        exc.args = tuple(a.replace(secret, "***") if isinstance(a, str) else a for a in exc.args)
-        message = getattr(exc, "message", None)
-        if isinstance(message, str):
-            exc.message = message.replace(secret, "***")  # type: ignore[attr-defined]
-        body = getattr(exc, "body", None)
-        if body is not None:
-            exc.body = json.loads(json.dumps(body, default=str).replace(secret, "***"))  # type: ignore[attr-defined]
