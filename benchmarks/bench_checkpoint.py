@@ -30,7 +30,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_che
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 
 OPS = ("put", "get_tuple", "list")
 

@@ -20,9 +20,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_routing._checkpoint import CheckpointerError, RoutingCheckpointer, routing_summary
-from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
 from langgraph_routing._errors import RoutingError
+from langgraph_routing.checkpointing._adapter import (
+    CheckpointerError,
+    RoutingCheckpointer,
+    routing_summary,
+)
+from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
 from tests.fixtures_postgres import _free_port
 
 SECRET = "sk-live-DO-NOT-LEAK-0123456789"

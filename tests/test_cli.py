@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from langgraph_routing import RoutingPolicy, create_routing_agent, open_checkpointer
-from langgraph_routing._cli import main
-from langgraph_routing._demo_run import request_origin, run_demo
+from langgraph_routing.cli import main
+from langgraph_routing.cli._demo_run import request_origin, run_demo
 from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 

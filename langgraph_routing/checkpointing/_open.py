@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph_routing._checkpoint import CheckpointerError, RoutingCheckpointer
+from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
 

@@ -7,7 +7,7 @@ cost summary read from the ``costs`` ledger channel and the ``stop_reason`` chan
 ``checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"})`` works on any
 backend. Nothing else from the state is ever copied into metadata.
 
-Opening a checkpointer from a URL lives in ``_checkpoint_open``; thread listing and resuming
+Opening a checkpointer from a URL lives in ``_open``; thread listing and resuming
 in ``_threads``.
 """
 

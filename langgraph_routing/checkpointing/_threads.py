@@ -21,7 +21,7 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
-from langgraph_routing._checkpoint import routing_summary
+from langgraph_routing.checkpointing._adapter import routing_summary
 
 __all__ = [
     "ResumeOutcome",

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
-from langgraph_routing._checkpoint_open import redact_url
 from langgraph_routing._errors import MissingKeyError, PolicyError, RoutesExhaustedError
 from langgraph_routing._graph import create_routing_agent
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
-from langgraph_routing._threads import short_error
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
+from langgraph_routing.checkpointing._open import redact_url
+from langgraph_routing.checkpointing._threads import short_error
 
 __all__ = [
     "DEFAULT_DB",
@@ -127,7 +127,7 @@ def execute(
         with out.status(f"Running thread {thread_id}…"):
             for chunk in graph.stream(inputs, config, stream_mode="custom"):
                 if isinstance(chunk, dict) and chunk.get("event") == "routing":
-                    from langgraph_routing._cli_render import step_line
+                    from langgraph_routing.cli._render import step_line
 
                     out.print(step_line(chunk))
     except (MissingKeyError, PolicyError):
@@ -143,7 +143,7 @@ def execute(
 
 
 def print_outcome(out: Console, values: dict[str, Any], thread_id: str, first_step: int) -> None:
-    from langgraph_routing._cli_render import print_costs, steps_table
+    from langgraph_routing.cli._render import print_costs, steps_table
 
     answer = str(values.get("final_answer") or "")
     stop = values.get("stop_reason")

@@ -10,10 +10,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from langgraph_routing._demo_run import DemoOutage, DemoResult, DemoRun
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
-from langgraph_routing._threads import ThreadInfo
+from langgraph_routing.checkpointing._threads import ThreadInfo
+from langgraph_routing.cli._demo_run import DemoOutage, DemoResult, DemoRun
 
 __all__ = [
     "DemoPrinter",
@@ -113,7 +113,7 @@ def policy_table(policy: RoutingPolicy) -> Table:
 
 
 class DemoPrinter:
-    """Receives :func:`~langgraph_routing._demo_run.run_demo` events and prints them as they
+    """Receives :func:`~langgraph_routing.cli._demo_run.run_demo` events and prints them as they
     happen, under a status spinner."""
 
     def __init__(self, console: Console, policy: RoutingPolicy) -> None:

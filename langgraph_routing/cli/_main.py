@@ -19,9 +19,13 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
-from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
-from langgraph_routing._cli_common import (
+from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
+from langgraph_routing._policy import RoutingPolicy
+from langgraph_routing._report import CostReport
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
+from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
+from langgraph_routing.checkpointing._threads import list_threads, resume_failed, short_error
+from langgraph_routing.cli._common import (
     DEFAULT_DB,
     META_BUDGET,
     META_CRITIQUE,
@@ -36,10 +40,6 @@ from langgraph_routing._cli_common import (
     require_db,
     thread_config,
 )
-from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
-from langgraph_routing._policy import RoutingPolicy
-from langgraph_routing._report import CostReport
-from langgraph_routing._threads import list_threads, resume_failed, short_error
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import DemoPrinter, print_demo_summary
-    from langgraph_routing._demo_run import run_demo
+    from langgraph_routing.cli._demo_run import run_demo
+    from langgraph_routing.cli._render import DemoPrinter, print_demo_summary
     from langgraph_routing.demo import DEMO_QUESTIONS
 
     n = args.questions
@@ -192,7 +192,7 @@ def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import threads_table
+    from langgraph_routing.cli._render import threads_table
 
     require_db(args.db)
     with open_checkpointer(args.db) as cp:
@@ -257,7 +257,7 @@ def _resume_all(
 
 
 def _cmd_report(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import print_costs, steps_table
+    from langgraph_routing.cli._render import print_costs, steps_table
 
     require_db(args.db)
     with open_checkpointer(args.db) as cp:
@@ -305,7 +305,7 @@ def _console() -> Console:
 
 
 def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -> int:
-    """Run the command; returns the exit code (``langgraph-routing = _cli:main``)."""
+    """Run the command; returns the exit code (the ``langgraph-routing`` console script)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
