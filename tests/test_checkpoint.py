@@ -120,6 +120,7 @@ def test_summary_uses_fsum_and_counts_unknown() -> None:
         "routing_cost_usd": 0.0,
         "routing_unknown_cost_calls": 2,
         "routing_models": ["a", "b"],
+        "routing_calls": 2,
     }
 
 

@@ -170,10 +170,15 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
         if stale_after is not None and age is not None and age > stale_after:
             status = "failed"
             last_error = f"no new checkpoint for {age:.0f}s: the process running it stopped?"
-    summary = routing_summary(tup.checkpoint.get("channel_values") or {})
     meta: dict[str, Any] = dict(tup.metadata or {})
-    if not summary:  # ledger not in the values (e.g. a delta channel): use the stamped metadata
+    if "routing_cost_usd" in meta:
+        # Stamped by RoutingCheckpointer: the thread's cost merged from the ledger or the
+        # messages and the attached handler (failed attempts included).
         summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
+    else:  # a plain saver: read this checkpoint's values (ledger, else routed messages)
+        summary = routing_summary(tup.checkpoint.get("channel_values") or {})
+        if not summary:
+            summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
     cost = summary.get("routing_cost_usd")
     stop = summary.get("routing_stop_reason")
     step = meta.get("step")

@@ -1,0 +1,361 @@
+"""What a thread cost, for any graph state: the records the adapter stamps into metadata.
+
+Three sources, merged by gateway call id so that nothing counts twice:
+
+- the ``costs`` ledger channel, when the state has one (our template);
+- otherwise the routing record that ``RoutingChatModel`` puts on every answer
+  (``AIMessage.response_metadata["routing"]``), in any channel holding a list of messages
+  (``messages`` for ``MessagesState``, ``create_agent``, supervisor and deepagents apps);
+- a :class:`~langgraph_routing.CostCallbackHandler` attached to the adapter: its entries carry
+  ``thread_id``; they add what the state cannot hold (failed attempts of a node that raised,
+  whose writes LangGraph drops).
+
+:class:`ThreadCosts` keeps, per thread, the records already seen, so a ``put`` only rescans a
+channel whose version changed and only messages it has not seen (by message id).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from langgraph_routing._ledger import entries_from_routing
+
+__all__ = [
+    "LEDGER_CHANNEL",
+    "STOP_REASON_CHANNEL",
+    "Record",
+    "ThreadCosts",
+    "is_message_list",
+    "message_groups",
+    "state_summary",
+    "summarize",
+]
+
+LEDGER_CHANNEL = "costs"
+"""Name of the state channel holding the cost ledger (a list of entries)."""
+
+STOP_REASON_CHANNEL = "stop_reason"
+"""Name of the state channel holding why a run stopped."""
+
+Record = tuple[float | None, str | None]
+"""One call: (cost in USD or None when unknown, model name)."""
+
+_MAX_THREADS = 10_000
+
+
+def _field(entry: Any, name: str) -> Any:
+    if type(entry) is dict or isinstance(entry, Mapping):
+        return entry.get(name)
+    return getattr(entry, name, None)
+
+
+def _record(cost: Any, model: Any) -> Record:
+    kind = type(cost)
+    if kind is bool or not isinstance(cost, int | float) or not math.isfinite(cost):
+        known = None
+    else:
+        known = float(cost)
+    return known, model if type(model) is str and model else None
+
+
+def _group(message: AIMessage, position: int) -> tuple[str, dict[str, Record]] | None:
+    routing = message.response_metadata.get("routing")
+    if not isinstance(routing, Mapping):
+        return None
+    fallback = str(message.id or f"message-{position}")
+    usage: Any = message.usage_metadata
+    entries = entries_from_routing(routing, usage, fallback_id=fallback)
+    if not entries:
+        return None
+    group = str(routing.get("call_id") or entries[-1].call_id)
+    return group, {e.call_id: _record(e.cost_usd, e.model) for e in entries}
+
+
+def message_groups(
+    messages: Iterable[Any], seen: set[str] | None = None
+) -> Iterator[tuple[str, dict[str, Record]]]:
+    """(answer call id, records of its attempts) of each routed AIMessage not in ``seen``.
+
+    Message ids are added to ``seen``. A message without a routing record yields nothing.
+    """
+    for position, message in enumerate(messages):
+        if not isinstance(message, AIMessage):
+            continue
+        mid = message.id
+        if seen is not None and mid is not None:
+            if mid in seen:
+                continue
+            seen.add(mid)
+        found = _group(message, position)
+        if found is not None:
+            yield found
+
+
+def is_message_list(value: Any) -> bool:
+    """True for a non-empty list whose first or last item is a message."""
+    return (
+        type(value) is list
+        and bool(value)
+        and (isinstance(value[-1], BaseMessage) or isinstance(value[0], BaseMessage))
+    )
+
+
+def summarize(records: Iterable[Record]) -> dict[str, Any]:
+    """The ``routing_*`` metadata keys of some records (exact fsum; unknown never 0).
+
+    >>> summarize([(0.1, "m"), (None, "n"), (0.2, "m")])  # doctest: +NORMALIZE_WHITESPACE
+    {'routing_cost_usd': 0.30000000000000004, 'routing_unknown_cost_calls': 1,
+     'routing_models': ['m', 'n'], 'routing_calls': 3}
+    """
+    known: list[float] = []
+    unknown = 0
+    models: set[str] = set()
+    calls = 0
+    for cost, model in records:
+        calls += 1
+        if cost is None:
+            unknown += 1
+        else:
+            known.append(cost)
+        if model is not None:
+            models.add(model)
+    return {
+        "routing_cost_usd": math.fsum(known),
+        "routing_unknown_cost_calls": unknown,
+        "routing_models": sorted(models),
+        "routing_calls": calls,
+    }
+
+
+def state_summary(channel_values: Mapping[str, Any]) -> dict[str, Any]:
+    """Cost keys of one checkpoint's values alone: the ledger, else the routed messages."""
+    costs = channel_values.get(LEDGER_CHANNEL)
+    if isinstance(costs, list | tuple):
+        return _Ledger().read(costs).summary({})
+    merged: dict[str, Record] = {}
+    for value in channel_values.values():
+        if is_message_list(value):
+            for _, records in message_groups(value):
+                for key, rec in records.items():
+                    merged.setdefault(key, rec)
+    return summarize(merged.values()) if merged else {}
+
+
+class _Ledger:
+    """Running totals of one ledger channel (known costs, unknown count, models).
+
+    The ``add_costs`` reducer already keeps each call id once, so call ids are only collected
+    (lazily) to merge the handler's entries.
+    """
+
+    __slots__ = ("_ids", "entries", "known", "last", "models", "unknown")
+
+    def __init__(self) -> None:
+        self.entries: list[Any] | tuple[Any, ...] = ()
+        self.known: list[float] = []
+        self.unknown = 0
+        self.models: set[str] = set()
+        self.last: Any = None
+        self._ids: set[str] | None = None
+
+    def read(self, entries: list[Any] | tuple[Any, ...]) -> _Ledger:
+        """Add the entries appended since the last read (what ``add_costs`` does); a ledger
+        that was not appended to is read again in full (into a new object, returned)."""
+        n, last = len(self.entries), self.last
+        start = n if 0 < n <= len(entries) and _field(entries[n - 1], "call_id") == last else 0
+        totals = self if start or not n else _Ledger()
+        known, models = totals.known, totals.models
+        unknown = 0
+        isfinite = math.isfinite
+        for i in range(start, len(entries)):
+            entry = entries[i]
+            if type(entry) is dict:  # the ledger's shape: the fast path (this runs on puts)
+                cost, model = entry.get("cost_usd"), entry.get("model")
+            else:
+                cost, model = _field(entry, "cost_usd"), _field(entry, "model")
+            if cost is None:
+                unknown += 1
+            elif type(cost) is float and isfinite(cost):
+                known.append(cost)
+            else:
+                value = _record(cost, None)[0]
+                if value is None:
+                    unknown += 1
+                else:
+                    known.append(value)
+            if type(model) is str and model:
+                models.add(model)
+        totals.unknown += unknown
+        totals.entries = entries
+        totals.last = _field(entries[-1], "call_id") if entries else None
+        totals._ids = None
+        return totals
+
+    def ids(self) -> set[str]:
+        if self._ids is None:
+            self._ids = {str(_field(e, "call_id")) for e in self.entries}
+        return self._ids
+
+    def summary(self, extra: Mapping[str, Record]) -> dict[str, Any]:
+        """The totals plus the ``extra`` records whose call id the ledger does not have."""
+        known, unknown, models = self.known, self.unknown, self.models
+        calls = len(self.entries)
+        if extra:
+            ids = self.ids()
+            more = [rec for call_id, rec in extra.items() if call_id not in ids]
+            if more:
+                known, models = list(known), set(models)
+                for cost, model in more:
+                    if cost is None:
+                        unknown += 1
+                    else:
+                        known.append(cost)
+                    if model is not None:
+                        models.add(model)
+                calls += len(more)
+        return {
+            "routing_cost_usd": math.fsum(known),
+            "routing_unknown_cost_calls": unknown,
+            "routing_models": sorted(models),
+            "routing_calls": calls,
+        }
+
+
+class _Ns:
+    """What one (thread, namespace) was last seen with: its ledger and its summary."""
+
+    __slots__ = ("cache_key", "ledger", "ledger_version", "summary")
+
+    def __init__(self) -> None:
+        self.ledger = _Ledger()
+        self.ledger_version: Any = None
+        self.cache_key: tuple[Any, ...] | None = None
+        self.summary: dict[str, Any] = {}
+
+
+class _Thread:
+    __slots__ = ("groups", "handler", "namespaces", "seen_messages")
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, Record]] = {}
+        self.handler: dict[str, Record] = {}
+        self.seen_messages: set[str] = set()
+        self.namespaces: dict[str, _Ns] = {}
+
+
+class ThreadCosts:
+    """Per-thread cost records for the adapter's ``put`` (bounded LRU of threads).
+
+    ``handler`` is an optional ``CostCallbackHandler``; its entries are read incrementally.
+    """
+
+    def __init__(self, handler: Any = None, *, max_threads: int = _MAX_THREADS) -> None:
+        self.handler = handler
+        self._threads: OrderedDict[str, _Thread] = OrderedDict()
+        self._max = max_threads
+        self._handler_mark: str | None = None
+
+    def _thread(self, thread_id: str) -> _Thread:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread = self._threads[thread_id] = _Thread()
+            while len(self._threads) > self._max:
+                self._threads.popitem(last=False)
+        else:
+            self._threads.move_to_end(thread_id)
+        return thread
+
+    def _pull_handler(self) -> None:
+        """Take the handler entries added since the last call (newest first, up to the mark)."""
+        handler = self.handler
+        store = getattr(handler, "_entries", None)
+        lock = getattr(handler, "_lock", None)
+        if store is None or lock is None:
+            return
+        with lock:
+            if not store:
+                return
+            newest = next(reversed(store))
+            if newest == self._handler_mark:
+                return
+            fresh = []
+            for call_id in reversed(store):
+                if call_id == self._handler_mark:
+                    break
+                fresh.append(store[call_id])
+        self._handler_mark = newest
+        for entry in fresh:
+            thread_id = entry.thread_id
+            if thread_id:
+                records = self._thread(str(thread_id)).handler
+                records.setdefault(entry.call_id, _record(entry.cost_usd, entry.model))
+
+    def summary(
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint: Mapping[str, Any],
+        new_versions: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The cost keys to stamp on this checkpoint of (``thread_id``, ``ns``).
+
+        ``new_versions`` (what ``put`` receives) names the channels written since the parent
+        checkpoint: once a (thread, namespace) has been read in full, only those are rescanned.
+        """
+        if self.handler is not None:
+            self._pull_handler()
+        thread = self._thread(thread_id)
+        values: Mapping[str, Any] = checkpoint.get("channel_values") or {}
+        space = thread.namespaces.get(ns)
+        names: Iterable[str]
+        if space is None:
+            space = thread.namespaces[ns] = _Ns()
+            names = values  # first sight of this namespace: every channel
+        else:
+            names = values if new_versions is None else new_versions
+        ledger: Any = values.get(LEDGER_CHANNEL)
+        has_ledger = isinstance(ledger, list | tuple)
+        if has_ledger:
+            version = (checkpoint.get("channel_versions") or {}).get(LEDGER_CHANNEL)
+            if version is None or version != space.ledger_version:
+                space.ledger = space.ledger.read(ledger)
+                space.ledger_version = version if version is not None else object()
+        for name in names:
+            if name == LEDGER_CHANNEL:
+                continue
+            value: Any = values.get(name)
+            if is_message_list(value):
+                for group, records in message_groups(value, thread.seen_messages):
+                    thread.groups.setdefault(group, records)
+        if not has_ledger and not thread.groups and not thread.handler:
+            return {}
+        key = (
+            space.ledger_version if has_ledger else None,
+            len(thread.groups),
+            len(thread.handler),
+        )
+        if key != space.cache_key:
+            if has_ledger:
+                space.summary = space.ledger.summary(thread.handler)
+            else:
+                space.summary = self._merge(thread)
+            space.cache_key = key
+        return space.summary
+
+    @staticmethod
+    def _merge(thread: _Thread) -> dict[str, Any]:
+        handler = thread.handler
+        merged: dict[str, Record] = {}
+        for group, records in thread.groups.items():
+            if group in handler:  # the handler saw this call: its entries are the truth
+                continue
+            for call_id, rec in records.items():
+                merged.setdefault(call_id, rec)
+        for call_id, rec in handler.items():
+            merged.setdefault(call_id, rec)
+        return summarize(merged.values())
