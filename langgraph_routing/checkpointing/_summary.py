@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
@@ -32,6 +32,9 @@ __all__ = [
     "ThreadCosts",
     "is_message_list",
     "message_groups",
+    "new_message_groups",
+    "routing_records",
+    "state_entries",
     "state_summary",
     "summarize",
 ]
@@ -63,37 +66,74 @@ def _record(cost: Any, model: Any) -> Record:
     return known, model if type(model) is str and model else None
 
 
-def _group(message: AIMessage, position: int) -> tuple[str, dict[str, Record]] | None:
+def routing_records(
+    routing: Mapping[str, Any], fallback_id: str
+) -> tuple[str, dict[str, Record]] | None:
+    """(answer call id, records by call id) of one routing record: the failed attempts and the
+    answer, keyed exactly as :func:`~langgraph_routing._ledger.entries_from_routing` keys its
+    entries (without building them: this runs on puts).
+
+    >>> routing_records({"call_id": "c2", "cost_usd": 0.5, "attempts": [
+    ...     {"model": "a", "error_kind": "transient", "cost_usd": 0.0},
+    ...     {"model": "b", "error_kind": None, "call_id": "c2"}]}, "m1")
+    ('c2', {'m1:1': (0.0, 'a'), 'c2': (0.5, 'b')})
+    """
+    answer = routing.get("call_id")
+    records: dict[str, Record] = {}
+    key = ""
+    for i, attempt in enumerate(routing.get("attempts") or (), start=1):
+        call_id = attempt.get("call_id") or f"{fallback_id}:{i}"
+        if attempt.get("error_kind") is None:
+            key = answer or call_id
+            records[key] = _record(routing.get("cost_usd"), attempt.get("model"))
+        else:
+            key = call_id
+            records[key] = _record(attempt.get("cost_usd"), attempt.get("model"))
+    if not records:
+        return None
+    return str(answer or key), records
+
+
+def _group(message: Any, position: int) -> tuple[str, dict[str, Record]] | None:
+    if not isinstance(message, AIMessage):
+        return None
     routing = message.response_metadata.get("routing")
     if not isinstance(routing, Mapping):
         return None
-    fallback = str(message.id or f"message-{position}")
-    usage: Any = message.usage_metadata
-    entries = entries_from_routing(routing, usage, fallback_id=fallback)
-    if not entries:
-        return None
-    group = str(routing.get("call_id") or entries[-1].call_id)
-    return group, {e.call_id: _record(e.cost_usd, e.model) for e in entries}
+    return routing_records(routing, str(message.id or f"message-{position}"))
 
 
-def message_groups(
-    messages: Iterable[Any], seen: set[str] | None = None
-) -> Iterator[tuple[str, dict[str, Record]]]:
-    """(answer call id, records of its attempts) of each routed AIMessage not in ``seen``.
-
-    Message ids are added to ``seen``. A message without a routing record yields nothing.
-    """
+def message_groups(messages: Sequence[Any]) -> Iterator[tuple[str, dict[str, Record]]]:
+    """(answer call id, records of its attempts) of each routed AIMessage of ``messages``."""
     for position, message in enumerate(messages):
-        if not isinstance(message, AIMessage):
-            continue
-        mid = message.id
-        if seen is not None and mid is not None:
-            if mid in seen:
-                continue
-            seen.add(mid)
         found = _group(message, position)
         if found is not None:
             yield found
+
+
+def new_message_groups(
+    messages: Sequence[Any], seen: set[str]
+) -> list[tuple[str, dict[str, Record]]]:
+    """Like :func:`message_groups` for the messages not in ``seen`` (by id; ids are added).
+
+    Walks from the end and stops at the first message already seen: ``add_messages`` appends
+    new messages (and replaces updated ones in place, keeping their id), so a put costs only
+    the messages it adds.
+    """
+    found: list[tuple[str, dict[str, Record]]] = []
+    position = len(messages)
+    for message in reversed(messages):
+        position -= 1
+        mid = getattr(message, "id", None)
+        if mid is not None:
+            if mid in seen:
+                break
+            seen.add(mid)
+        group = _group(message, position)
+        if group is not None:
+            found.append(group)
+    found.reverse()
+    return found
 
 
 def is_message_list(value: Any) -> bool:
@@ -144,6 +184,45 @@ def state_summary(channel_values: Mapping[str, Any]) -> dict[str, Any]:
                 for key, rec in records.items():
                     merged.setdefault(key, rec)
     return summarize(merged.values()) if merged else {}
+
+
+def state_entries(channel_values: Mapping[str, Any], thread_id: str) -> list[dict[str, Any]]:
+    """Ledger entries (dicts) of one checkpoint's values: the ``costs`` channel, else the
+    entries of the routed AIMessages (deduplicated by call id); ``thread_id`` fills a gap."""
+    costs = channel_values.get(LEDGER_CHANNEL)
+    if isinstance(costs, list | tuple):
+        raw = [e if isinstance(e, Mapping) else _as_dict(e) for e in costs]
+    else:
+        raw = []
+        for value in channel_values.values():
+            if is_message_list(value):
+                for position, message in enumerate(value):
+                    routing = _routing_of(message)
+                    if routing is not None:
+                        fallback = str(message.id or f"message-{position}")
+                        entries = entries_from_routing(
+                            routing, message.usage_metadata, fallback_id=fallback
+                        )
+                        raw.extend(e.to_dict() for e in entries)
+    out: dict[str, dict[str, Any]] = {}
+    for entry in raw:
+        item = dict(entry)
+        if not item.get("thread_id"):
+            item["thread_id"] = thread_id
+        out.setdefault(str(item.get("call_id")), item)
+    return list(out.values())
+
+
+def _as_dict(entry: Any) -> dict[str, Any]:
+    to_dict = getattr(entry, "to_dict", None)
+    return dict(to_dict()) if callable(to_dict) else {}
+
+
+def _routing_of(message: Any) -> Mapping[str, Any] | None:
+    if not isinstance(message, AIMessage):
+        return None
+    routing = message.response_metadata.get("routing")
+    return routing if isinstance(routing, Mapping) else None
 
 
 class _Ledger:
@@ -325,13 +404,12 @@ class ThreadCosts:
             if version is None or version != space.ledger_version:
                 space.ledger = space.ledger.read(ledger)
                 space.ledger_version = version if version is not None else object()
-        for name in names:
-            if name == LEDGER_CHANNEL:
-                continue
-            value: Any = values.get(name)
-            if is_message_list(value):
-                for group, records in message_groups(value, thread.seen_messages):
-                    thread.groups.setdefault(group, records)
+        if not has_ledger:  # the ledger, when there is one, is the state's cost
+            for name in names:
+                value: Any = values.get(name)
+                if is_message_list(value):
+                    for group, records in new_message_groups(value, thread.seen_messages):
+                        thread.groups.setdefault(group, records)
         if not has_ledger and not thread.groups and not thread.handler:
             return {}
         key = (

@@ -90,6 +90,8 @@ class ThreadInfo:
     last_error: str | None
     unknown_cost_calls: int = 0
     next_nodes: tuple[str, ...] = ()
+    calls: int = 0
+    """Gateway calls counted in ``cost_usd`` (failed attempts included)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-safe dict (tuples become lists)."""
@@ -193,6 +195,7 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
         last_error=last_error,
         unknown_cost_calls=int(summary.get("routing_unknown_cost_calls") or 0),
         next_nodes=next_nodes,
+        calls=int(summary.get("routing_calls") or 0),
     )
 
 

@@ -11,12 +11,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from langgraph_routing._errors import MissingKeyError, PolicyError, RoutesExhaustedError
+from langgraph_routing._errors import (
+    BudgetExceededError,
+    ContextTooLargeError,
+    MissingKeyError,
+    PolicyError,
+    RoutesExhaustedError,
+    RoutingError,
+)
+from langgraph_routing._failures import inspect_error
 from langgraph_routing._graph import create_routing_agent
-from langgraph_routing._policy import RoutingPolicy
+from langgraph_routing._policy import ErrorKind, RoutingPolicy
 from langgraph_routing._report import CostReport
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import redact_url
+from langgraph_routing.checkpointing._summary import state_entries
 from langgraph_routing.checkpointing._threads import short_error
 
 __all__ = [
@@ -32,6 +41,7 @@ __all__ = [
     "load_policy",
     "print_outcome",
     "require_db",
+    "run_failure",
     "thread_config",
 ]
 
@@ -124,7 +134,7 @@ def execute(
     """Stream one run (or resume) showing each routing step; returns the thread's values."""
     config = thread_config(thread_id, **metadata)
     try:
-        with out.status(f"Running thread {thread_id}…"):
+        with out.status(f"Running thread {escape(thread_id)}…"):
             for chunk in graph.stream(inputs, config, stream_mode="custom"):
                 if isinstance(chunk, dict) and chunk.get("event") == "routing":
                     from langgraph_routing.cli._render import step_line
@@ -133,13 +143,61 @@ def execute(
     except (MissingKeyError, PolicyError):
         raise
     except Exception as exc:
-        text = short_error(exc)
-        if isinstance(exc, RoutesExhaustedError) and not any(a.get("status") for a in exc.attempts):
-            text += f"; no HTTP answer (connection failed?) from {redact_url(base_url)}"
-        hint = f"langgraph-routing resume {thread_id} --db {redact_url(db)}"
-        raise CliError(f"{text} [thread {thread_id} saved; retry with: {hint}]", 1) from exc
+        raise run_failure(exc, thread_id, db, base_url) from exc
     values: dict[str, Any] = dict(graph.get_state(thread_config(thread_id)).values)
     return values
+
+
+_NOT_RESUMABLE = frozenset({ErrorKind.AUTH, ErrorKind.BAD_REQUEST, ErrorKind.BUDGET})
+
+
+def _failures(exc: BaseException) -> list[tuple[ErrorKind | None, int | None]]:
+    """(error kind, HTTP status) of each failed gateway attempt behind ``exc``."""
+    if isinstance(exc, RoutesExhaustedError):
+        out: list[tuple[ErrorKind | None, int | None]] = []
+        for attempt in exc.attempts:
+            kind = attempt.get("error_kind")
+            status = attempt.get("status")
+            error_kind = (
+                ErrorKind(kind) if isinstance(kind, str) and kind in set(ErrorKind) else None
+            )
+            out.append((error_kind, status if isinstance(status, int) else None))
+        return out
+    info = inspect_error(exc)
+    return [(info.kind, info.status)] if info is not None else []
+
+
+def run_failure(exc: BaseException, thread_id: str, db: str, base_url: str) -> CliError:
+    """The one-line error of a failed run: what failed, what to check, how to resume.
+
+    The resume hint is given only when a resume can help: not for ``memory://`` (nothing is
+    kept after the command) nor for errors a resume repeats (auth, bad request, policy,
+    budget, a prompt too large for every model).
+    """
+    text = short_error(str(exc)) if isinstance(exc, RoutingError) else short_error(exc)
+    failures = _failures(exc)
+    statuses = {status for _, status in failures}
+    if isinstance(exc, RoutesExhaustedError) and not any(statuses):
+        text += f"; no HTTP answer (connection failed?) from {redact_url(base_url)}"
+    if 404 in statuses:
+        text += (
+            f"; the gateway at {redact_url(base_url)} answered 404 Not Found: check --base-url "
+            "(an OpenAI-compatible URL, usually ending in /v1)"
+        )
+    if 401 in statuses or 403 in statuses:
+        text += "; check the gateway key (the variable the policy's api_key_env names)"
+    kinds = {kind for kind, _ in failures}
+    cannot_fix = (
+        isinstance(exc, ContextTooLargeError | BudgetExceededError | PolicyError)
+        or (bool(kinds) and kinds <= _NOT_RESUMABLE)
+        or 404 in statuses
+    )
+    if db.startswith("memory:"):
+        text += f" [thread {thread_id} not kept: memory:// lasts one command]"
+    elif not cannot_fix:
+        hint = f"langgraph-routing resume {thread_id} --db {redact_url(db)}"
+        text += f" [thread {thread_id} saved; retry with: {hint}]"
+    return CliError(text, 1)
 
 
 def print_outcome(out: Console, values: dict[str, Any], thread_id: str, first_step: int) -> None:
@@ -149,7 +207,7 @@ def print_outcome(out: Console, values: dict[str, Any], thread_id: str, first_st
     stop = values.get("stop_reason")
     color = "green" if stop == "done" else "yellow"
     out.print(Panel(escape(answer) or "[dim](no answer)[/dim]", title="answer"))
-    out.print(f"stop reason: [{color}]{stop}[/{color}]   thread: {thread_id}")
+    out.print(f"stop reason: [{color}]{escape(str(stop))}[/{color}]   thread: {escape(thread_id)}")
     steps = list(values.get("routing") or [])[first_step:]
     out.print(steps_table(steps, title="Routing steps of this run"))
-    print_costs(out, CostReport(values.get("costs") or []))
+    print_costs(out, CostReport(state_entries(values, thread_id)))

@@ -9,6 +9,7 @@ from the environment and never printed.
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 import traceback
@@ -18,13 +19,21 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
-from langgraph_routing.checkpointing._threads import list_threads, resume_failed, short_error
+from langgraph_routing.checkpointing._summary import state_entries
+from langgraph_routing.checkpointing._threads import (
+    ThreadInfo,
+    list_threads,
+    resume_failed,
+    short_error,
+    thread_info,
+)
 from langgraph_routing.cli._common import (
     DEFAULT_DB,
     META_BUDGET,
@@ -198,9 +207,9 @@ def _cmd_runs(args: argparse.Namespace, out: Console) -> int:
     with open_checkpointer(args.db) as cp:
         infos = list_threads(cp)
     if not infos:
-        out.print(f"no threads in {escape(redact_url(args.db))}")
+        out.print(Text(f"no threads in {redact_url(args.db)}"))
         return 0
-    out.print(threads_table(infos, title=f"Threads in {escape(redact_url(args.db))}"))
+    out.print(threads_table(infos, title=f"Threads in {redact_url(args.db)}"))
     return 0
 
 
@@ -219,7 +228,7 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
             raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
         info = next(i for i in list_threads(cp) if i.thread_id == args.thread)
         if info.status == "done":
-            out.print(f"thread {args.thread} is done: nothing to resume")
+            out.print(Text(f"thread {args.thread} is done: nothing to resume"))
             return 0
         meta = dict(latest.metadata or {})
         critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
@@ -227,7 +236,9 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
         graph = build_graph(cp, policy, base_url, budget=budget, critique=critique)
         before = len(graph.get_state(thread_config(args.thread)).values.get("routing") or [])
         out.print(
-            f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
+            Text(
+                f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
+            )
         )
         values = execute(out, graph, None, args.thread, args.db, base_url, {})
         print_outcome(out, values, args.thread, before)
@@ -246,7 +257,8 @@ def _resume_all(
     for o in outcomes:
         mark = "[green]✓[/green]" if o.ok else "[red]✗[/red]"
         out.print(
-            f"{mark} {o.thread_id}: {o.status}" + (f" ({escape(o.error)})" if o.error else "")
+            f"{mark} {escape(o.thread_id)}: {o.status}"
+            + (f" ({escape(o.error)})" if o.error else "")
         )
     failed = [o.thread_id for o in outcomes if not o.ok]
     if failed:
@@ -261,25 +273,52 @@ def _cmd_report(args: argparse.Namespace, out: Console) -> int:
 
     require_db(args.db)
     with open_checkpointer(args.db) as cp:
-        graph = build_graph(cp, RoutingPolicy.default(), None)
         if args.thread:
-            if latest_checkpoint(cp, args.thread) is None:
+            tup = latest_checkpoint(cp, args.thread)
+            if tup is None:
                 raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
-            values = graph.get_state(thread_config(args.thread)).values
-            report = CostReport(values.get("costs") or [])
-            out.print(f"thread {args.thread}: stop reason {values.get('stop_reason') or '-'}")
-            out.print(steps_table(list(values.get("routing") or [])))
-            print_costs(out, report)
+            values = tup.checkpoint.get("channel_values") or {}
+            entries = state_entries(values, args.thread)
+            stop = values.get("stop_reason") or "-"
+            out.print(Text(f"thread {args.thread}: stop reason {stop}"))
+            if values.get("routing"):
+                out.print(steps_table(list(values["routing"])))
+            print_costs(out, CostReport(entries))
+            _print_gap(out, CostReport(entries), [thread_info(tup)])
             return 0
-        threads = [i.thread_id for i in list_threads(cp)]
-        if not threads:
-            out.print(f"no threads in {escape(redact_url(args.db))}")
+        infos = list_threads(cp)
+        if not infos:
+            out.print(Text(f"no threads in {redact_url(args.db)}"))
             return 0
-        entries = [
-            e for t in threads for e in graph.get_state(thread_config(t)).values.get("costs") or []
-        ]
-    print_costs(out, CostReport(entries), by=("thread", "node", "model"))
+        entries = []
+        for info in infos:
+            tup = latest_checkpoint(cp, info.thread_id)
+            values = (tup.checkpoint.get("channel_values") or {}) if tup else {}
+            entries.extend(state_entries(values, info.thread_id))
+    report = CostReport(entries)
+    print_costs(out, report, by=("thread", "node", "model"))
+    _print_gap(out, report, infos)
     return 0
+
+
+def _print_gap(out: Console, report: CostReport, infos: Sequence[ThreadInfo]) -> None:
+    """Say what the checkpoints' cost stamp (what ``runs`` shows) counts beyond the state:
+    calls the attached cost handler saw that the state could not keep (failed attempts of a
+    node that raised). Silent when both agree."""
+    from langgraph_routing.cli._render import cost_text
+
+    stamped = [i for i in infos if i.calls]
+    if not stamped:
+        return
+    calls = sum(i.calls for i in infos)
+    total = math.fsum(i.cost_usd or 0.0 for i in infos)
+    if calls == report.calls and abs(total - report.total_usd) <= 1e-12:
+        return
+    out.print(
+        f"thread total (as `runs` shows): {cost_text(total)} over {calls} calls; "
+        f"{max(calls - report.calls, 0)} call(s), {cost_text(max(total - report.total_usd, 0.0))}, "
+        "are not in the state (failed attempts recorded by the cost handler)"
+    )
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -325,10 +364,11 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
 
 
 def _one_line(exc: BaseException) -> str:
-    """The error as one secret-free line (our own messages are kept whole)."""
-    if isinstance(exc, CliError):
-        text = str(exc)
-    elif isinstance(exc, RoutingError):
+    """The error as one secret-free line. Our own errors (usage, configuration, routing) are
+    their message alone, without a Python class name; anything else keeps its class name."""
+    from langgraph_routing.testing import GatewayConfigError
+
+    if isinstance(exc, CliError | RoutingError | GatewayConfigError):
         text = short_error(str(exc))
     else:
         text = short_error(exc)
