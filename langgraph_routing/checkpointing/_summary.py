@@ -17,7 +17,7 @@ channel whose version changed and only messages it has not seen (by message id).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -248,27 +248,26 @@ class _Ledger:
         n, last = len(self.entries), self.last
         start = n if 0 < n <= len(entries) and _field(entries[n - 1], "call_id") == last else 0
         totals = self if start or not n else _Ledger()
-        known, models = totals.known, totals.models
-        unknown = 0
-        isfinite = math.isfinite
-        for i in range(start, len(entries)):
-            entry = entries[i]
-            if type(entry) is dict:  # the ledger's shape: the fast path (this runs on puts)
-                cost, model = entry.get("cost_usd"), entry.get("model")
-            else:
-                cost, model = _field(entry, "cost_usd"), _field(entry, "model")
-            if cost is None:
-                unknown += 1
-            elif type(cost) is float and isfinite(cost):
-                known.append(cost)
-            else:
+        tail = entries[start:] if start else entries
+        try:  # dicts (the ledger's shape): comprehensions, this runs on puts
+            costs = [e.get("cost_usd") for e in tail]
+            names = {e.get("model") for e in tail}
+        except AttributeError:  # CostEntry objects
+            costs = [_field(e, "cost_usd") for e in tail]
+            names = {_field(e, "model") for e in tail}
+        finite = [c for c in costs if type(c) is float and c - c == 0.0]
+        totals.known.extend(finite)
+        unknown = costs.count(None)
+        if len(finite) + unknown != len(costs):  # ints, numpy scalars, nan, garbage
+            for cost in costs:
+                if cost is None or (type(cost) is float and cost - cost == 0.0):
+                    continue
                 value = _record(cost, None)[0]
                 if value is None:
                     unknown += 1
                 else:
-                    known.append(value)
-            if type(model) is str and model:
-                models.add(model)
+                    totals.known.append(value)
+        totals.models.update(m for m in names if type(m) is str and m)
         totals.unknown += unknown
         totals.entries = entries
         totals.last = _field(entries[-1], "call_id") if entries else None
@@ -318,13 +317,91 @@ class _Ns:
 
 
 class _Thread:
-    __slots__ = ("groups", "handler", "namespaces", "seen_messages")
+    """One thread: routed-message groups, handler records and their running merge.
+
+    The merge keeps each call id once. A group (one routed answer and its failed attempts)
+    counts unless the handler saw the same answer: then the handler's entries are the truth
+    (its failed attempts may be keyed by run id where the message's are keyed by message id).
+    """
+
+    __slots__ = (
+        "changes",
+        "groups",
+        "handler",
+        "known",
+        "merged",
+        "models",
+        "namespaces",
+        "seen_messages",
+        "unknown",
+    )
 
     def __init__(self) -> None:
         self.groups: dict[str, dict[str, Record]] = {}
         self.handler: dict[str, Record] = {}
         self.seen_messages: set[str] = set()
         self.namespaces: dict[str, _Ns] = {}
+        self.merged: dict[str, Record] = {}
+        self.known: dict[str, float] = {}
+        self.unknown = 0
+        self.models: Counter[str] = Counter()
+        self.changes = 0
+
+    def _add(self, call_id: str, rec: Record) -> None:
+        if call_id in self.merged:
+            return
+        self.merged[call_id] = rec
+        cost, model = rec
+        if cost is None:
+            self.unknown += 1
+        else:
+            self.known[call_id] = cost
+        if model is not None:
+            self.models[model] += 1
+        self.changes += 1
+
+    def _remove(self, call_id: str) -> None:
+        rec = self.merged.pop(call_id, None)
+        if rec is None:
+            return
+        cost, model = rec
+        if cost is None:
+            self.unknown -= 1
+        else:
+            del self.known[call_id]
+        if model is not None:
+            self.models[model] -= 1
+            if not self.models[model]:
+                del self.models[model]
+        self.changes += 1
+
+    def add_group(self, group: str, records: dict[str, Record]) -> None:
+        if group in self.groups:
+            return
+        self.groups[group] = records
+        if group not in self.handler:
+            for call_id, rec in records.items():
+                self._add(call_id, rec)
+
+    def add_handler(self, call_id: str, rec: Record) -> None:
+        if call_id in self.handler:
+            return
+        self.handler[call_id] = rec
+        records = self.groups.get(call_id)
+        if records is not None:  # the handler saw this answer: drop the group's own keys
+            for key in records:
+                if key not in self.handler:
+                    self._remove(key)
+        self._add(call_id, rec)
+
+    def summary(self) -> dict[str, Any]:
+        unknown = self.unknown
+        return {
+            "routing_cost_usd": math.fsum(self.known.values()),
+            "routing_unknown_cost_calls": unknown,
+            "routing_models": sorted(self.models),
+            "routing_calls": len(self.known) + unknown,
+        }
 
 
 class ThreadCosts:
@@ -368,11 +445,11 @@ class ThreadCosts:
                     break
                 fresh.append(store[call_id])
         self._handler_mark = newest
-        for entry in fresh:
+        for entry in reversed(fresh):  # oldest first: failed attempts before their answer
             thread_id = entry.thread_id
             if thread_id:
-                records = self._thread(str(thread_id)).handler
-                records.setdefault(entry.call_id, _record(entry.cost_usd, entry.model))
+                thread = self._thread(str(thread_id))
+                thread.add_handler(entry.call_id, _record(entry.cost_usd, entry.model))
 
     def summary(
         self,
@@ -409,31 +486,14 @@ class ThreadCosts:
                 value: Any = values.get(name)
                 if is_message_list(value):
                     for group, records in new_message_groups(value, thread.seen_messages):
-                        thread.groups.setdefault(group, records)
+                        thread.add_group(group, records)
         if not has_ledger and not thread.groups and not thread.handler:
             return {}
-        key = (
-            space.ledger_version if has_ledger else None,
-            len(thread.groups),
-            len(thread.handler),
-        )
+        key = (space.ledger_version, len(thread.handler)) if has_ledger else (thread.changes,)
         if key != space.cache_key:
             if has_ledger:
                 space.summary = space.ledger.summary(thread.handler)
             else:
-                space.summary = self._merge(thread)
+                space.summary = thread.summary()
             space.cache_key = key
         return space.summary
-
-    @staticmethod
-    def _merge(thread: _Thread) -> dict[str, Any]:
-        handler = thread.handler
-        merged: dict[str, Record] = {}
-        for group, records in thread.groups.items():
-            if group in handler:  # the handler saw this call: its entries are the truth
-                continue
-            for call_id, rec in records.items():
-                merged.setdefault(call_id, rec)
-        for call_id, rec in handler.items():
-            merged.setdefault(call_id, rec)
-        return summarize(merged.values())
