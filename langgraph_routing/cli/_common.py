@@ -148,6 +148,7 @@ def execute(
     return values
 
 
+_CORE_CHARS = 200
 _NOT_RESUMABLE = frozenset({ErrorKind.AUTH, ErrorKind.BAD_REQUEST, ErrorKind.BUDGET})
 
 
@@ -174,7 +175,15 @@ def run_failure(exc: BaseException, thread_id: str, db: str, base_url: str) -> C
     kept after the command) nor for errors a resume repeats (auth, bad request, policy,
     budget, a prompt too large for every model).
     """
-    text = short_error(str(exc)) if isinstance(exc, RoutingError) else short_error(exc)
+    info = None if isinstance(exc, RoutingError) else inspect_error(exc)
+    if isinstance(exc, RoutingError):
+        text = short_error(str(exc))
+    elif info is not None and info.status is not None:
+        text = f"the gateway answered HTTP {info.status}: {short_error(info.message)}"
+    else:
+        text = short_error(exc)
+    if len(text) > _CORE_CHARS:
+        text = text[: _CORE_CHARS - 1] + "…"
     failures = _failures(exc)
     statuses = {status for _, status in failures}
     if isinstance(exc, RoutesExhaustedError) and not any(statuses):

@@ -368,7 +368,9 @@ def _one_line(exc: BaseException) -> str:
     their message alone, without a Python class name; anything else keeps its class name."""
     from langgraph_routing.testing import GatewayConfigError
 
-    if isinstance(exc, CliError | RoutingError | GatewayConfigError):
+    if isinstance(exc, CliError):
+        text = str(exc)  # ours, already secret-free (and kept whole: it carries the hints)
+    elif isinstance(exc, RoutingError | GatewayConfigError):
         text = short_error(str(exc))
     else:
         text = short_error(exc)
