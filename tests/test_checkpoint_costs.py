@@ -212,3 +212,31 @@ def test_state_entries_from_ledger_or_messages() -> None:
     assert entry["thread_id"] == "t9" and entry["cost_usd"] == 0.5 and entry["node"] == "agent"
     ledger = [{"call_id": "z", "cost_usd": 1.0, "thread_id": "t1"}]
     assert state_entries({"costs": ledger, "messages": [ai]}, "t9") == ledger
+
+
+def test_subgraph_thread_cost_equals_gateway_spend(gateway: LocalGateway, gateway_key: str) -> None:
+    """A parent whose node is a compiled subgraph calling the model twice: the root
+    checkpoint's stamp counts the subgraph's calls (its checkpoints have their own ns)."""
+    cp = RoutingCheckpointer(InMemorySaver())
+    model = init_routing_model(base_url=gateway.base_url, api_key=gateway_key)
+
+    def step(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    inner = StateGraph(MessagesState)
+    inner.add_node("draft", step)
+    inner.add_node("revise", step)
+    inner.add_edge(START, "draft")
+    inner.add_edge("draft", "revise")
+    inner.add_edge("revise", END)
+    outer = StateGraph(MessagesState)
+    outer.add_node("writer", inner.compile())
+    outer.add_edge(START, "writer")
+    outer.add_edge("writer", END)
+    graph = outer.compile(checkpointer=cp)
+    graph.invoke({"messages": [HumanMessage("Write a haiku")]}, cfg("s1"))
+    namespaces = {t.config["configurable"]["checkpoint_ns"] for t in cp.list(cfg("s1"))}
+    assert len(gateway.log) == 2 and any(namespaces - {""})  # the subgraph checkpointed apart
+    meta = stamp(cp, "s1")
+    assert meta["routing_calls"] == 2
+    assert meta["routing_cost_usd"] == pytest.approx(gateway.total_spend, abs=1e-12)
