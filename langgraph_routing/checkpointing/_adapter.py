@@ -260,18 +260,18 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         conf = config.get("configurable") or {}
         thread_id = conf.get("thread_id")
         if thread_id is None:
-            summary = routing_summary(values)
+            summary = state_summary(values)
         else:
             ns = conf.get("checkpoint_ns", "")
             summary = self._costs.summary(str(thread_id), ns, checkpoint, new_versions)
-            stop = values.get(STOP_REASON_CHANNEL)
-            if isinstance(stop, str) or summary:
-                summary = {**summary, **_stop_reason(values)}
-        if not summary:
+        stop = values.get(STOP_REASON_CHANNEL)
+        if not summary and type(stop) is not str:
             return metadata
         stamped: dict[str, Any] = {**metadata, **summary}
-        if "routing_models" in summary:
-            stamped["routing_models"] = list(summary["routing_models"])
+        if summary:
+            stamped["routing_models"] = list(summary["routing_models"])  # the cache's is shared
+        if isinstance(stop, str):
+            stamped["routing_stop_reason"] = stop[:200]
         return stamped  # type: ignore[return-value]
 
     # -- sync -------------------------------------------------------------------------------

@@ -267,7 +267,8 @@ class _Ledger:
                     unknown += 1
                 else:
                     totals.known.append(value)
-        totals.models.update(m for m in names if type(m) is str and m)
+        names.discard(None)
+        totals.models.update([m for m in names if type(m) is str and m])
         totals.unknown += unknown
         totals.entries = entries
         totals.last = _field(entries[-1], "call_id") if entries else None
