@@ -27,12 +27,8 @@ from langgraph_routing import (
     list_threads,
 )
 from langgraph_routing._ledger import entries_from_routing
-from langgraph_routing.checkpointing._summary import (
-    ThreadCosts,
-    routing_records,
-    state_entries,
-    summarize,
-)
+from langgraph_routing.checkpointing._summary import routing_records, state_entries, summarize
+from langgraph_routing.checkpointing._thread_costs import ThreadCosts
 from langgraph_routing.testing import LocalGateway
 
 

@@ -34,9 +34,9 @@ from langgraph_routing._errors import CheckpointerError
 from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
     STOP_REASON_CHANNEL,
-    ThreadCosts,
     state_summary,
 )
+from langgraph_routing.checkpointing._thread_costs import ThreadCosts
 
 __all__ = [
     "LEDGER_CHANNEL",
