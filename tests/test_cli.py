@@ -23,6 +23,8 @@ from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from langgraph_routing import (
+    CostCallbackHandler,
+    RoutesExhaustedError,
     RoutingMiddleware,
     RoutingPolicy,
     create_routing_agent,
@@ -558,3 +560,32 @@ def test_money_is_rounded() -> None:
 
     assert cost_text(0.0012340000000000001) == "$0.001234"
     assert cost_text(None) == "unknown"
+
+
+def test_report_names_failed_attempts_only_the_handler_saw(
+    gw: LocalGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node that raised loses its writes (its failed attempts are not in the state); the
+    handler attached to the checkpointer still counts them, and report says so with the same
+    total as runs."""
+    db = f"sqlite:///{tmp_path / 'gap.db'}"
+    handler = CostCallbackHandler()
+    config: Any = {"configurable": {"thread_id": "g1"}, "callbacks": [handler]}
+    with open_checkpointer(db, costs=handler) as cp:
+        graph = messages_graph(init_routing_model(base_url=gw.base_url, api_key=gw.master_key), cp)
+        gw.add_fault("server_error", status=503, times=None)
+        with pytest.raises(RoutesExhaustedError):
+            graph.invoke({"messages": [HumanMessage("hi")]}, config)
+        failed = len(gw.log)
+        assert failed >= 2 and all(r.status == 503 for r in gw.log)
+        gw.clear_faults()
+        graph.invoke(None, config)
+    calls = len(gw.log)
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0, err
+    assert f"${gw.total_spend:.6f}" in out
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "g1")
+    assert code == 0, err
+    assert "(1 calls)" in out  # the state holds the answer only
+    assert f"thread total (as `runs` shows): ${gw.total_spend:.6f} over {calls} calls" in out
+    assert f"{failed} call(s)" in out
