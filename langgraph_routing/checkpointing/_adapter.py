@@ -262,16 +262,23 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         if thread_id is None:
             summary = state_summary(values)
         else:
-            ns = conf.get("checkpoint_ns", "")
-            summary = self._costs.summary(str(thread_id), ns, checkpoint, new_versions)
+            summary = self._costs.summary(
+                thread_id if type(thread_id) is str else str(thread_id),
+                conf.get("checkpoint_ns", ""),
+                checkpoint,
+                new_versions,
+            )
         stop = values.get(STOP_REASON_CHANNEL)
-        if not summary and type(stop) is not str:
+        if isinstance(stop, str):  # StopReason members too, stored as plain text
+            stamped: dict[str, Any] = {
+                **metadata,
+                **summary,
+                "routing_stop_reason": str(stop)[:200],
+            }
+        elif summary:  # (its models list is never mutated: sharing it is safe)
+            stamped = {**metadata, **summary}
+        else:
             return metadata
-        stamped: dict[str, Any] = {**metadata, **summary}
-        if summary:
-            stamped["routing_models"] = list(summary["routing_models"])  # the cache's is shared
-        if isinstance(stop, str):
-            stamped["routing_stop_reason"] = stop[:200]
         return stamped  # type: ignore[return-value]
 
     # -- sync -------------------------------------------------------------------------------
