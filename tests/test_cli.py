@@ -469,7 +469,7 @@ def test_runs_and_report_agree_with_the_gateway_for_any_graph(
         assert code == 0, err
         assert f"Cost by node: ${cost:.6f} ({calls} calls)" in out
         assert f"Cost by model: ${cost:.6f} ({calls} calls)" in out
-        assert "not in the state" not in out  # the stamp and the state agree
+        assert "not in the thread" not in out  # the stamp and the state agree
     code, out, err = cli(capsys, "report", "--db", db)
     assert code == 0, err
     assert f"Cost by thread: ${gw.total_spend:.6f} ({len(log)} calls)" in out
@@ -589,3 +589,34 @@ def test_report_names_failed_attempts_only_the_handler_saw(
     assert "(1 calls)" in out  # the state holds the answer only
     assert f"thread total (as `runs` shows): ${gw.total_spend:.6f} over {calls} calls" in out
     assert f"{failed} call(s)" in out
+
+
+def test_report_counts_a_subagent_whose_messages_stay_in_its_namespace(
+    gw: LocalGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node that runs a subagent (as deepagents' task tool does) and keeps only its text: the
+    calls live in the subagent's checkpoints (their own ns); runs and report count them."""
+    db = f"sqlite:///{tmp_path / 'sub.db'}"
+    with open_checkpointer(db) as cp:
+        model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
+        subagent = messages_graph(model, None)
+
+        def delegate(state: MessagesState) -> dict[str, Any]:
+            result = subagent.invoke({"messages": [HumanMessage("research Kyoto")]})
+            return {"messages": [HumanMessage(f"subagent said: {result['messages'][-1].text}")]}
+
+        g = StateGraph(MessagesState)
+        g.add_node("delegate", delegate)
+        g.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
+        g.add_edge(START, "delegate")
+        g.add_edge("delegate", "agent")
+        g.add_edge("agent", END)
+        g.compile(checkpointer=cp).invoke(
+            {"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "sub-1"}}
+        )
+    assert len(gw.log) == 2
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0 and f"${gw.total_spend:.6f}" in out, out + err
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "sub-1")
+    assert code == 0, err
+    assert f"Cost by node: ${gw.total_spend:.6f} (2 calls)" in out

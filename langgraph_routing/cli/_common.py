@@ -43,6 +43,7 @@ __all__ = [
     "require_db",
     "run_failure",
     "thread_config",
+    "thread_entries",
 ]
 
 DEFAULT_DB = "sqlite:///langgraph-routing.db"
@@ -100,6 +101,27 @@ def thread_config(thread_id: str, **metadata: Any) -> RunnableConfig:
 
 def latest_checkpoint(cp: RoutingCheckpointer, thread_id: str) -> Any:
     return cp.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+
+
+def thread_entries(cp: RoutingCheckpointer, thread_id: str) -> list[dict[str, Any]]:
+    """Ledger entries of a thread as its states hold them: the latest checkpoint of each
+    namespace (the root and its subgraphs), deduplicated by call id."""
+    latest: dict[str, Any] = {}
+    for tup in cp.list({"configurable": {"thread_id": thread_id}}):
+        ns = tup.config["configurable"].get("checkpoint_ns", "")
+        best = latest.get(ns)
+        if (
+            best is None
+            or tup.config["configurable"]["checkpoint_id"]
+            > best.config["configurable"]["checkpoint_id"]
+        ):
+            latest[ns] = tup
+    out: dict[str, dict[str, Any]] = {}
+    for ns in sorted(latest):  # the root ("") first
+        values = latest[ns].checkpoint.get("channel_values") or {}
+        for entry in state_entries(values, thread_id):
+            out.setdefault(str(entry.get("call_id")), entry)
+    return list(out.values())
 
 
 def build_graph(

@@ -26,7 +26,6 @@ from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
-from langgraph_routing.checkpointing._summary import state_entries
 from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
     list_threads,
@@ -48,6 +47,7 @@ from langgraph_routing.cli._common import (
     print_outcome,
     require_db,
     thread_config,
+    thread_entries,
 )
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -278,7 +278,7 @@ def _cmd_report(args: argparse.Namespace, out: Console) -> int:
             if tup is None:
                 raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
             values = tup.checkpoint.get("channel_values") or {}
-            entries = state_entries(values, args.thread)
+            entries = thread_entries(cp, args.thread)
             stop = values.get("stop_reason") or "-"
             out.print(Text(f"thread {args.thread}: stop reason {stop}"))
             if values.get("routing"):
@@ -290,11 +290,7 @@ def _cmd_report(args: argparse.Namespace, out: Console) -> int:
         if not infos:
             out.print(Text(f"no threads in {redact_url(args.db)}"))
             return 0
-        entries = []
-        for info in infos:
-            tup = latest_checkpoint(cp, info.thread_id)
-            values = (tup.checkpoint.get("channel_values") or {}) if tup else {}
-            entries.extend(state_entries(values, info.thread_id))
+        entries = [e for info in infos for e in thread_entries(cp, info.thread_id)]
     report = CostReport(entries)
     print_costs(out, report, by=("thread", "node", "model"))
     _print_gap(out, report, infos)
@@ -317,7 +313,8 @@ def _print_gap(out: Console, report: CostReport, infos: Sequence[ThreadInfo]) ->
     out.print(
         f"thread total (as `runs` shows): {cost_text(total)} over {calls} calls; "
         f"{max(calls - report.calls, 0)} call(s), {cost_text(max(total - report.total_usd, 0.0))}, "
-        "are not in the state (failed attempts recorded by the cost handler)"
+        "are not in the thread's states (failed attempts of a node that raised, seen by the "
+        "cost handler, or messages removed since)"
     )
 
 
