@@ -2,8 +2,6 @@
 for LangGraph agents, through one OpenAI-compatible gateway."""
 
 from ._callbacks import CostCallbackHandler, cost_tracking
-from ._checkpoint import RoutingCheckpointer
-from ._checkpoint_open import open_checkpointer
 from ._errors import (
     BudgetExceededError,
     CheckpointerError,
@@ -23,11 +21,13 @@ from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport
 from ._state import RoutingState, StopReason, costs_update
 from ._streaming import StreamInterruptedError
-from ._threads import (
+from .checkpointing import (
+    RoutingCheckpointer,
     ThreadInfo,
     alist_threads,
     aresume_thread,
     list_threads,
+    open_checkpointer,
     resume_failed,
     resume_thread,
 )
