@@ -153,24 +153,11 @@ class ThreadCosts:
 
     def _pull_handler(self) -> None:
         """Take the handler entries added since the last call (newest first, up to the mark)."""
-        handler = self.handler
-        store = getattr(handler, "_entries", None)
-        lock = getattr(handler, "_lock", None)
-        if store is None or lock is None:
+        entries_since = getattr(self.handler, "entries_since", None)
+        if entries_since is None:
             return
-        with lock:
-            if not store:
-                return
-            newest = next(reversed(store))
-            if newest == self._handler_mark:
-                return
-            fresh = []
-            for call_id in reversed(store):
-                if call_id == self._handler_mark:
-                    break
-                fresh.append(store[call_id])
-        self._handler_mark = newest
-        for entry in reversed(fresh):  # oldest first: failed attempts before their answer
+        fresh, self._handler_mark = entries_since(self._handler_mark)
+        for entry in fresh:  # oldest first: failed attempts before their answer
             thread_id = entry.thread_id
             if thread_id:
                 thread = self._thread(str(thread_id))

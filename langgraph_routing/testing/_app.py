@@ -14,7 +14,7 @@ from langgraph_routing.testing import _wire as wire
 from langgraph_routing.testing._config import GatewayModel, VirtualKey, hash_key
 from langgraph_routing.testing._faults import Fault, FaultTable
 from langgraph_routing.testing._ledger import Ledger
-from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord
+from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord, request_fields
 from langgraph_routing.testing._replies import synthesize_reply
 from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
@@ -191,6 +191,7 @@ class App:
                 cost_usd=call.cost,
                 started_at=call.started_at,
                 path=call.request.path,
+                **request_fields(body),
             )
         )
 
