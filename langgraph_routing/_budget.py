@@ -14,8 +14,12 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._specs import ModelSpec
+
+if TYPE_CHECKING:
+    from ._policy import RoutingPolicy
 
 _KNOB = "raise budget_usd, or lower the call's max_tokens / the policy's budget.min_output_tokens"
 
@@ -145,3 +149,30 @@ class InFlight:
                 self._held[key] = left
             else:
                 self._held.pop(key, None)
+
+
+def grant_for_task(
+    policy: RoutingPolicy,
+    task: str,
+    prompt_tokens: int,
+    needs_tools: bool,
+    wanted_output: int | None,
+    left_usd: float,
+    what: str,
+) -> tuple[Grant, str]:
+    """``(grant, model)`` for a call of ``task``: the model the policy picks for this prompt,
+    and what ``left_usd`` admits of the output the call wants (``inf``: everything)."""
+    reserve = policy.reserved_output(task, wanted_output)
+    choice = policy.select(task, prompt_tokens, needs_tools, reserve)
+    spec = policy.models[choice.model]
+    if left_usd == float("inf"):
+        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), choice.model
+    grant = admit(
+        spec,
+        prompt_tokens,
+        reserve,
+        left_usd,
+        min_output_tokens=policy.budget.min_output_tokens,
+        what=what,
+    )
+    return grant, choice.model

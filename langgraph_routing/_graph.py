@@ -22,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
-from ._budget import Grant, admit, check_budget, reservation_usd
+from ._budget import Grant, check_budget, grant_for_task
 from ._errors import ContextTooLargeError
 from ._factory import init_routing_model
 from ._model import RoutingChatModel
@@ -105,24 +105,12 @@ class BudgetGuard:
         task = node.task
         prompt = self.counter.count(messages, policy.route_of(task).model, tools)
         wanted = node.model.max_tokens if isinstance(node.model, RoutingChatModel) else None
-        reserve = policy.reserved_output(task, wanted)
-        choice = policy.select(task, prompt.tokens, bool(tools), reserve)
-        spec = policy.models[choice.model]
         if left_usd is None:
             left_usd = (
                 float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
             )
-        if left_usd == float("inf"):
-            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), choice.model
-        grant = admit(
-            spec,
-            prompt.tokens,
-            reserve,
-            left_usd,
-            min_output_tokens=policy.budget.min_output_tokens,
-            what=f"the budget of ${self.budget_usd:.6f}",
-        )
-        return grant, choice.model
+        what = f"the budget of ${self.budget_usd or 0.0:.6f}"
+        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
     def check(
         self, state: Mapping[str, Any], node: ModelNode, target: str | None = None

@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 
-from ._budget import Grant, InFlight, admit, check_budget, reservation_usd
+from ._budget import Grant, InFlight, check_budget, grant_for_task
 from ._errors import BudgetExceededError, ContextTooLargeError
 from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
@@ -218,20 +218,8 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         settings = request.model_settings
         max_tokens = settings.get("max_tokens") or settings.get("max_completion_tokens")
         wanted = max_tokens if isinstance(max_tokens, int) else self.model.max_tokens
-        reserve = policy.reserved_output(task, wanted)
-        choice = policy.select(task, prompt.tokens, bool(tools), reserve)
-        spec = policy.models[choice.model]
-        if left_usd == float("inf"):
-            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), choice.model
-        grant = admit(
-            spec,
-            prompt.tokens,
-            reserve,
-            left_usd,
-            min_output_tokens=policy.budget.min_output_tokens,
-            what=f"the {self.budget_scope} budget of ${self.budget_usd:.6f}",
-        )
-        return grant, choice.model
+        what = f"the {self.budget_scope} budget of ${self.budget_usd or 0.0:.6f}"
+        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
     def _scope_key(self) -> str | None:
         """The key concurrent calls of one budget share: the run's root, or the thread."""
