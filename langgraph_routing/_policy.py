@@ -312,9 +312,11 @@ class RoutingPolicy(Strict):
                 if prompt_tokens + reserve <= window:
                     reason += f"; over {self.upgrade_at:.0%} of {model}'s window but fits"
                     break
-                raise ContextTooLargeError(
-                    prompt_tokens, tried, f"{reserve} output tokens reserved"
-                )
+                if prompt_tokens < window:  # as the provider would: output gets what is left
+                    reserve = window - prompt_tokens
+                    reason += f"; output cut to {reserve} tokens to fit {model}'s window"
+                    break
+                raise ContextTooLargeError(prompt_tokens, tried, f"{model}'s window is {window}")
             reason += f"; ~{prompt_tokens}+{reserve} tokens > {self.upgrade_at:.0%} of {model} -> {bigger}"
             model = bigger
             tried.append(model)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from langchain_core.messages import BaseMessage
 
 from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
@@ -162,6 +164,21 @@ class ThreadCosts:
             if thread_id:
                 thread = self._thread(str(thread_id))
                 thread.add_handler(entry.call_id, to_record(entry.cost_usd, entry.model))
+
+    def observe_writes(self, thread_id: str, writes: Sequence[tuple[str, Any]]) -> None:
+        """Take the routed messages among a task's writes (any channel; a message or a list)."""
+        batches = [
+            value if isinstance(value, list) else [value]
+            for _channel, value in writes
+            if isinstance(value, BaseMessage) or is_message_list(value)
+        ]
+        if not batches:
+            return
+        with self._lock:
+            thread = self._thread(thread_id)
+            for batch in batches:
+                for group, records in new_message_groups(batch, thread.seen_messages):
+                    thread.add_group(group, records)
 
     def summary(
         self,
