@@ -147,6 +147,8 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
             '{"research_brief": "Compare the populations of Kyoto and Osaka."}',
         ],
     )
+    # one researcher call fails with a 503: the failure table sends it to the fallback
+    gateway.add_fault("server_error", model="gpt-4o-mini", status=503, nth=2)
     config: Any = {"configurable": {"thread_id": "odr-1"}}
     # structured outputs and compressed notes keep no AIMessage in state: the handler's ledger,
     # attached to the checkpointer, is where the thread's cost comes from
@@ -171,7 +173,11 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
     assert ("researcher",) in namespaces  # the subgraphs' tokens were streamed
     assert "Kyoto" in state["research_brief"] and len(state["notes"]) == 2
     # every step went to its task's model, the researchers' by subgraph/node path
-    by_node = {(r.node, r.model) for r in gateway.log}
+    [failed] = [r for r in gateway.log if r.status == 503]
+    assert failed.model == "gpt-4o-mini"
+    after = gateway.log[gateway.log.index(failed) + 1 :]
+    assert any(r.model == "claude-3-5-haiku-20241022" and r.node == failed.node for r in after)
+    by_node = {(r.node, r.model) for r in gateway.log if r.model != "claude-3-5-haiku-20241022"}
     assert by_node == {
         ("clarify_with_user", "o3-mini"),
         ("write_research_brief", "o3-mini"),
@@ -179,6 +185,7 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
         ("compress_research", "gpt-4o-mini"),
         ("final_report_generation", "claude-3-5-sonnet-20241022"),
     }
+    assert len([e for e in costs.entries if e.status == "error"]) == 1  # the 503 is in the ledger
     assert {e.agent for e in costs.entries if e.node == "researcher_llm"} == {"researcher"}
     assert gateway.log[0].response_format == "json_schema"  # structured output, as ChatOpenAI
     assert math.isclose(costs.total_usd, gateway.total_spend, rel_tol=1e-12)
