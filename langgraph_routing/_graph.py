@@ -131,7 +131,6 @@ class BudgetGuard:
         except ContextTooLargeError:
             return None  # the node raises it with the details
         if grant.admitted:
-            node.guard = self  # the node sends the granted max_tokens
             return None
         text = f"Stopped before {name} (spent ${spent:.6f}): {grant.message}."
         return self._send(StopReason.BUDGET_EXHAUSTED, text, draft)
@@ -140,7 +139,11 @@ class BudgetGuard:
         return Send(self.stop_node, {"reason": reason.value, "text": text, "final_answer": draft})
 
     def route(self, node: ModelNode, target: str | None = None) -> Callable[[Any], str | Send]:
-        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``."""
+        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``.
+
+        The node is told about the guard now, at build time: it then sends the ``max_tokens``
+        the budget grants, on a resumed run too (where the edge is not evaluated again)."""
+        node.guard = self
 
         def guard(state: Any) -> str | Send:
             return self.check(state, node, target) or (target or str(node.name))

@@ -240,7 +240,9 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
                 f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
             )
         )
-        values = execute(out, graph, None, args.thread, args.db, base_url, {})
+        # the budget (and critique) live with the thread until changed explicitly
+        kept = {META_CRITIQUE: critique, META_BUDGET: budget}
+        values = execute(out, graph, None, args.thread, args.db, base_url, kept)
         print_outcome(out, values, args.thread, before)
     return 0
 
@@ -248,9 +250,17 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
 def _resume_all(
     args: argparse.Namespace, out: Console, cp: RoutingCheckpointer, policy: RoutingPolicy, url: str
 ) -> int:
-    graph = build_graph(cp, policy, url, budget=args.budget, critique=bool(args.critique))
     with out.status("Resuming failed threads…"):
-        outcomes = resume_failed(graph, cp)
+        outcomes = []
+        for info in [i for i in list_threads(cp) if i.status == "failed"]:
+            # each thread keeps the budget and critique it was run with, unless given here
+            latest = latest_checkpoint(cp, info.thread_id)
+            meta = dict(latest.metadata or {}) if latest is not None else {}
+            budget = args.budget if args.budget is not None else meta.get(META_BUDGET)
+            critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
+            graph = build_graph(cp, policy, url, budget=budget, critique=critique)
+            kept = {"metadata": {META_CRITIQUE: critique, META_BUDGET: budget}}
+            outcomes += resume_failed(graph, cp, thread_ids=[info.thread_id], **kept)
     if not outcomes:
         out.print("no failed threads")
         return 0
