@@ -8,10 +8,12 @@ a fact of the test, not a matter of timing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableLambda
 
@@ -73,19 +75,49 @@ async def test_fifty_concurrent_calls_send_only_what_the_budget_allows(
     assert handler.spent_usd(str(run_id)) == pytest.approx(gateway.total_spend, rel=1e-12)
 
 
+class _Starts(BaseCallbackHandler):
+    """Counts chat model starts (put it before the budget handler, which may raise)."""
+
+    run_inline = True
+
+    def __init__(self, expected: int) -> None:
+        self.count = 0
+        self.all_started = threading.Event()
+        self._lock = threading.Lock()
+        self._expected = expected
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.count += 1
+            if self.count == self._expected:
+                self.all_started.set()
+
+
 def test_sixteen_threads_send_only_what_the_budget_allows(gateway: LocalGateway) -> None:
     model = init_routing_model(
         base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
     ).with_task("tool_select")
     budget = _budget_for(model, 10)
     handler = CostCallbackHandler(budget_usd=budget)
+    starts = _Starts(50)
+    gateway.add_fault("hang", times=None)
+    results: list[Any] = []
 
     def body(_: Any) -> list[Any]:
         return model.batch([PROMPT] * 50, {"max_concurrency": 16}, return_exceptions=True)
 
-    results = RunnableLambda(body).invoke(None, {"callbacks": [handler]})
+    runner = threading.Thread(
+        target=lambda: results.extend(
+            RunnableLambda(body).invoke(None, {"callbacks": [starts, handler]})
+        )
+    )
+    runner.start()
+    assert gateway.wait_for_held(10)
+    assert starts.all_started.wait(30)  # every call was admitted or refused while 10 are held
+    gateway.release_holds()
+    runner.join(30)
     refusals = [r for r in results if isinstance(r, BudgetExceededError)]
-    assert len(results) - len(refusals) == len(gateway.log) <= 10 + 6  # released as they end
+    assert (len(results), len(refusals), len(gateway.log)) == (50, 40, 10)
     assert gateway.total_spend <= budget
     assert handler.reserved_usd() == 0.0
 
