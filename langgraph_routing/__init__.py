@@ -16,6 +16,7 @@ for LangGraph agents, through one OpenAI-compatible gateway.
 
 from ._callbacks import CostCallbackHandler, cost_tracking
 from ._errors import (
+    BadGatewayAnswerError,
     BudgetExceededError,
     CheckpointerError,
     ContextTooLargeError,
@@ -23,6 +24,7 @@ from ._errors import (
     PolicyError,
     RoutesExhaustedError,
     RoutingError,
+    UnknownTaskError,
 )
 from ._factory import init_routing_model
 from ._graph import BudgetGuard, budget_guard, create_routing_agent
@@ -47,6 +49,7 @@ from .checkpointing import (
 
 __all__ = [
     "AgentTask",
+    "BadGatewayAnswerError",
     "BudgetExceededError",
     "BudgetGuard",
     "CheckpointerError",
@@ -68,6 +71,7 @@ __all__ = [
     "StopReason",
     "StreamInterruptedError",
     "ThreadInfo",
+    "UnknownTaskError",
     "add_costs",
     "alist_threads",
     "aresume_thread",
