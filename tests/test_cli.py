@@ -204,6 +204,13 @@ def test_run_budget_stops_without_further_requests(
     assert all(r.ok for r in gw.log)
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "ten"])
+def test_a_bad_budget_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    code, _, err = cli(capsys, "run", "hi", "--budget", value, "--db", "memory://")
+    assert code == 2
+    assert "--budget" in err and "Error" not in err
+
+
 def test_the_budget_stays_with_the_thread_across_resumes(
     gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

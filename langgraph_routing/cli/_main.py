@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from langgraph_routing._budget import check_budget
 from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thread", metavar="ID", help="thread id (default: a new one)")
     p.add_argument("--resume", action="store_true", help="resume --thread instead of asking")
     p.add_argument(
-        "--budget", metavar="USD", type=float, help="stop before a call that could pass it"
+        "--budget", metavar="USD", type=_usd, help="stop before a call that could pass it"
     )
     p.add_argument("--critique", action="store_true", help="add the critique step")
     _db_arg(p)
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-failed", action="store_true", help="resume every failed thread")
     _add_gateway_args(p)
     p.add_argument("--critique", action="store_true", default=None, help="graph with critique")
-    p.add_argument("--budget", metavar="USD", type=float, help="budget of the rebuilt graph")
+    p.add_argument("--budget", metavar="USD", type=_usd, help="budget of the rebuilt graph")
     _db_arg(p)
     p.set_defaults(handler=_cmd_resume)
 
@@ -184,6 +185,18 @@ def _cmd_run(args: argparse.Namespace, out: Console) -> int:
         values = execute(out, graph, inputs, thread_id, args.db, base_url, meta)
         print_outcome(out, values, thread_id, before)
     return 0
+
+
+def _usd(text: str) -> float:
+    """A ``--budget`` value: a finite number of USD >= 0 (else a usage error, exit 2)."""
+    try:
+        value = check_budget(float(text), "--budget")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of USD >= 0, got {text!r}"
+        ) from None
+    assert value is not None
+    return value
 
 
 def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
