@@ -37,6 +37,10 @@ POLICY = RoutingPolicy.default().updated(
     }
 )
 
+# the original passes init_chat_model's configurable fields per step; with a routing model the
+# policy chooses the model (node_tasks above) and these keys have no effect
+STEP_CONFIG: Any = {"model": "openai:gpt-4.1", "max_tokens": 10000, "tags": ["langsmith:nostream"]}
+
 
 class ClarifyWithUser(BaseModel):
     need_clarification: bool
@@ -69,7 +73,13 @@ class ResearcherState(TypedDict, total=False):
 
 def build(model: Any, saver: Any) -> Any:
     def clarify_with_user(state: AgentState) -> dict[str, Any]:
-        verdict = model.with_structured_output(ClarifyWithUser).invoke(state["messages"])
+        # as the original: structured output, a retry, and per-step model settings in a config
+        clarifier = (
+            model.with_structured_output(ClarifyWithUser)
+            .with_retry(stop_after_attempt=3)
+            .with_config(STEP_CONFIG)
+        )
+        verdict = clarifier.invoke(state["messages"])
         return {"question": verdict.question if verdict.need_clarification else ""}
 
     def ask_user(state: AgentState) -> dict[str, Any]:
@@ -79,7 +89,8 @@ def build(model: Any, saver: Any) -> Any:
         return {"messages": [HumanMessage(str(answer))]}
 
     def write_research_brief(state: AgentState) -> dict[str, Any]:
-        brief = model.with_structured_output(ResearchQuestion).invoke(state["messages"])
+        writer = model.with_structured_output(ResearchQuestion).with_retry(stop_after_attempt=3)
+        brief = writer.with_config(STEP_CONFIG).invoke(state["messages"])
         return {"research_brief": brief.research_brief}
 
     def fan_out(state: AgentState) -> list[Send]:
