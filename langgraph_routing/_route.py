@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost, trusted
-from ._policy import Choice, ErrorKind, RoutingPolicy
+from ._policy import Action, Choice, ErrorKind, RoutingPolicy
 from ._secrets import scrub_chain
 from ._tokens import TokenCount, count_text
 
@@ -87,6 +88,7 @@ class Route:
     _queue: deque[str] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
+        self._started = time.monotonic()
         self.model = self.choice.model
         self._visited = [self.model]
         self._seen = {self.model}
@@ -171,6 +173,12 @@ class Route:
         action = self.policy.on_error(
             info.kind, self._on_model, info.retry_after_s, random.random()
         )
+        left = self.policy.retry.deadline_s - (time.monotonic() - self._started)
+        if action.kind == "retry" and action.delay_s >= left:  # waiting would pass the deadline
+            action = Action("fallback", reason=f"{action.reason}; past the call's deadline")
+        if action.kind in ("retry", "fallback", "upgrade") and left <= 0:
+            attempt["error_kind"] = info.kind.value
+            raise RoutesExhaustedError(self.task, self.attempts) from exc
         if action.kind == "retry":
             attempt["waited_s"] = action.delay_s
             return action.delay_s

@@ -112,6 +112,9 @@ class RetrySpec(Strict):
     initial_delay_s: float = Field(default=0.5, ge=0, le=600)
     max_delay_s: float = Field(default=8.0, ge=0, le=600)
     max_retry_after_s: float = Field(default=60.0, ge=0, le=3600)
+    deadline_s: float = Field(default=180.0, gt=0, le=86400)
+    """Bounds one call, retries and fallbacks included: a wait that would pass it becomes a
+    fallback, and no new attempt starts after it."""
     jitter: float = Field(default=0.25, ge=0, le=1)
 
 

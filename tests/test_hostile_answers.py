@@ -87,3 +87,38 @@ def test_an_absurd_cost_is_suspect_and_never_breaks_a_sum(
     report = costs.report()
     assert math.isfinite(report.total_usd) and report.total_usd < 1.0  # estimates stood in
     assert thread.cost_usd is not None and math.isclose(thread.cost_usd, report.total_usd)
+
+
+def test_a_stream_that_trickles_forever_is_bounded_by_the_timeout() -> None:
+    with Hostile("slow_stream") as server:
+        model = init_routing_model(base_url=server.base_url, api_key="sk-x", timeout=1.0)
+        with pytest.raises(RoutesExhaustedError) as info:
+            list(model.stream("hello"))
+    attempts = info.value.attempts
+    assert [a["error_kind"] for a in attempts] == ["transient", "transient"]
+    # each attempt ended at its 1 s timeout, not when the (endless) stream did
+    assert all(1.0 <= a["latency_s"] < 5.0 for a in attempts)
+
+
+def test_an_endless_fast_stream_is_cut_at_the_buffer_cap() -> None:
+    with Hostile("fast_stream") as server:
+        model = init_routing_model(base_url=server.base_url, api_key="sk-x", max_tokens=256)
+        with pytest.raises(RoutesExhaustedError) as info:
+            list(model.stream("hello"))
+    assert [a["error_kind"] for a in info.value.attempts] == ["transient", "transient"]
+    assert len(server.hits) == 2
+
+
+def test_the_call_deadline_turns_a_long_wait_into_a_fallback(gateway: Any) -> None:
+    from langgraph_routing import RoutingPolicy
+
+    policy = RoutingPolicy.default().updated({"retry": {"deadline_s": 30}})
+    gateway.add_fault("rate_limit", model="gpt-4o-mini", retry_after=50, times=None)
+    model = init_routing_model(policy, base_url=gateway.base_url, api_key=gateway.master_key)
+    reply = model.invoke("hello")
+    # a 50 s wait would pass the 30 s deadline: the fallback answers at once instead
+    assert [(r.model, r.status) for r in gateway.log] == [
+        ("gpt-4o-mini", 429),
+        ("claude-3-5-haiku-20241022", 200),
+    ]
+    assert reply.response_metadata["routing"]["attempts"][0]["waited_s"] == 0.0

@@ -20,6 +20,7 @@ class Hostile:
         self.mode = mode
         self.target = target
         self.hits: list[dict[str, Any]] = []
+        self.stopped = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,7 @@ class Hostile:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -53,6 +55,9 @@ class Hostile:
         mode = self.mode
         if mode == "redirect":
             self._send(handler, 307, b"", [("location", f"{self.target}/chat/completions")])
+            return
+        if body.get("stream") and mode in ("slow_stream", "fast_stream"):
+            self._endless(handler, body, pause=0.2 if mode == "slow_stream" else 0.0)
             return
         if body.get("stream") and mode in ("sse_error", "done_first"):
             chunk = {
@@ -96,6 +101,29 @@ class Hostile:
         data = json.dumps(completion).encode()
         headers = [("content-type", "application/json"), ("x-litellm-response-cost", COST)]
         self._send(handler, 200, data, headers)
+
+    def _endless(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], pause: float) -> None:
+        """A chunked SSE stream that never finishes (until the client goes away)."""
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": body.get("model"),
+            "choices": [{"index": 0, "delta": {"content": "x" * 256}, "finish_reason": None}],
+        }
+        event = f"data: {json.dumps(chunk)}\n\n".encode()
+        frame = f"{len(event):x}\r\n".encode() + event + b"\r\n"
+        try:
+            while not self.stopped.is_set():
+                handler.wfile.write(frame)
+                handler.wfile.flush()
+                if pause:
+                    self.stopped.wait(pause)  # the server's own pace, not test synchronisation
+        except OSError:
+            return  # the client hung up: what we wanted
 
     @staticmethod
     def _send(
