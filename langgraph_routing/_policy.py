@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._errors import ContextTooLargeError, PolicyError, UnknownTaskError
 from ._policy_load import DEFAULT_POLICY, deep_merge, read_file, validate
@@ -24,6 +24,7 @@ from ._specs import (
     Choice,
     ErrorKind,
     GatewaySpec,
+    HealthSpec,
     ModelSpec,
     RetrySpec,
     RoleSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "Choice",
     "ErrorKind",
     "GatewaySpec",
+    "HealthSpec",
     "ModelSpec",
     "RetrySpec",
     "RoleSpec",
@@ -90,6 +92,8 @@ class RoutingPolicy(Strict):
     reserve_output_tokens: int = Field(default=4096, gt=0)
     retry: RetrySpec = RetrySpec()
     budget: BudgetSpec = BudgetSpec()
+    health: HealthSpec | None = HealthSpec()
+    """Circuit breakers (on by default); ``health: false`` (or None) turns them off."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -132,6 +136,16 @@ class RoutingPolicy(Strict):
         if not update:
             return super().model_copy(deep=deep)
         return type(self).from_dict({**self.model_dump(), **update})
+
+    @field_validator("health", mode="before")
+    @classmethod
+    def _health_switch(cls, value: Any) -> Any:
+        """``health: false`` turns breakers off, ``health: true`` keeps the defaults."""
+        if value is False:
+            return None
+        if value is True:
+            return HealthSpec()
+        return value
 
     @model_validator(mode="after")
     def _check_references(self) -> RoutingPolicy:

@@ -10,11 +10,12 @@ import contextlib
 import json
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
+from ._health_gate import HealthGate
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
 from ._policy import Choice, ErrorKind, RoutingPolicy
 from ._tokens import TokenCount, count_text
@@ -78,8 +79,10 @@ class Route:
     secret: str = field(default="", repr=False)
     max_tokens: int = 0
     reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
+    health: HealthGate | None = None  # circuit breakers (None: ``health: false``)
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
+    _notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.model = self.choice.model
@@ -88,6 +91,22 @@ class Route:
     @property
     def task(self) -> str:
         return self.choice.task
+
+    def start(self) -> None:
+        """Apply the breakers to the first choice: the policy's model unless its breaker is
+        open, else the first healthy model of its fallback chain (see :class:`HealthGate`)."""
+        if self.health is None:
+            return
+        candidates = [self.model] + [
+            m
+            for m in self.policy.fallback_chain(self.model, self.needs_tools)
+            if self._fits_window(m)
+        ]
+        model, notes = self.health.choose(candidates)
+        self._notes.extend(notes)
+        if model != self.model:
+            self.model = model
+            self._visited = [model]
 
     def _switch(self, model: str) -> None:
         self.model = model
@@ -134,6 +153,10 @@ class Route:
         action = self.policy.on_error(
             info.kind, self._on_model, info.retry_after_s, random.random()
         )
+        now_open = self.health is not None and self.health.failed(self.model, info.kind)
+        if action.kind == "retry" and now_open:  # its breaker just opened: do not wait on it
+            action = replace(action, kind="fallback")
+            self._notes.append(f"{self.model} breaker opened")
         if action.kind == "retry":
             attempt["waited_s"] = action.delay_s
             return action.delay_s
@@ -151,14 +174,25 @@ class Route:
             self._switch(bigger)
             return 0.0
         if action.kind == "fallback":
-            for candidate in self.policy.fallback_chain(self.choice.model, self.needs_tools) + [
-                m
-                for v in list(self._visited)
-                for m in self.policy.fallback_chain(v, self.needs_tools)
-            ]:
-                if candidate not in self._visited and self._fits_window(candidate):
-                    self._switch(candidate)
-                    return 0.0
+            candidates = [
+                c
+                for c in dict.fromkeys(
+                    self.policy.fallback_chain(self.choice.model, self.needs_tools)
+                    + [
+                        m
+                        for v in list(self._visited)
+                        for m in self.policy.fallback_chain(v, self.needs_tools)
+                    ]
+                )
+                if c not in self._visited and self._fits_window(c)
+            ]
+            if candidates and self.health is not None:
+                model, notes = self.health.choose(candidates)
+                self._notes.extend(notes)
+                candidates = [model]
+            if candidates:
+                self._switch(candidates[0])
+                return 0.0
             raise RoutesExhaustedError(self.task, self.attempts) from exc
         if info.kind is ErrorKind.BUDGET:
             raise budget_error(info) from exc
@@ -173,6 +207,7 @@ class Route:
         latency_s: float,
         fallback_call_id: str | None,
         completion_text: str = "",
+        ttft_s: float | None = None,
     ) -> dict[str, Any]:
         """Record the successful attempt; return ``response_metadata["routing"]``."""
         if not prompt_tokens and not completion_tokens:  # no usage (or 0/0): count ourselves
@@ -194,16 +229,20 @@ class Route:
                 "latency_s": round(latency_s, 6),
             }
         )
+        if self.health is not None:
+            self.health.succeeded(self.model, latency_s, ttft_s)
         return self.metadata(call_id=call_id, cost_usd=cost, cost_source=source)
 
     def metadata(self, **extra: Any) -> dict[str, Any]:
         """The routing record of this call (JSON-safe, no secrets)."""
-        reason = self.choice.reason
-        if self.model != self.choice.model:
-            last_error = next(
-                (a["error_kind"] for a in reversed(self.attempts) if a["error_kind"]), None
-            )
+        reason = "; ".join([self.choice.reason, *self._notes])
+        last_error = next(
+            (a["error_kind"] for a in reversed(self.attempts) if a["error_kind"]), None
+        )
+        if self.model != self.choice.model and last_error:
             reason += f"; {last_error} -> {self.model}"
+        elif self.model != self.choice.model:
+            reason += f" -> {self.model}"
         return {
             "task": self.task,
             "model": self.model,
@@ -219,6 +258,7 @@ class Route:
             "agent": self.context.agent,
             "step": self.context.step,
             "attempts": [dict(a) for a in self.attempts],
+            "health": self.health.record() if self.health is not None else None,
             **extra,
         }
 

@@ -127,6 +127,32 @@ class BudgetSpec(Strict):
     min_output_tokens: int = Field(default=256, gt=0)
 
 
+class HealthSpec(Strict):
+    """Circuit breaker per (gateway, model), on by default (``health: false`` turns it off).
+
+    Only transient and rate-limit failures count (budget, auth, bad-request and context errors
+    never do). A breaker opens after ``failure_threshold`` consecutive failures, or when at least
+    ``failure_rate`` of at least ``min_calls`` calls failed in the current ``window_s`` window
+    (a fixed window restarted when it has elapsed). An open model is skipped for ``cooldown_s``;
+    then up to ``half_open_probes`` calls probe it at a time: a success closes the breaker, a
+    failure opens it for another cooldown. When every candidate is open, the least recently
+    failed one is tried rather than failing without a request.
+
+    ``order``: ``listed`` tries a task's model then its fallbacks as listed; ``fastest`` tries
+    the healthy candidates fastest first (by the EWMA of their total call time, weight
+    ``latency_alpha``; models not measured yet keep their listed place after measured ones).
+    """
+
+    failure_threshold: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_calls: int = Field(default=10, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, ge=0)
+    half_open_probes: int = Field(default=1, ge=1)
+    order: Literal["listed", "fastest"] = "listed"
+    latency_alpha: float = Field(default=0.2, gt=0, le=1)
+
+
 @dataclass(frozen=True)
 class Choice:
     """The model picked for a call, and why."""
