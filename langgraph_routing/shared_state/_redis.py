@@ -28,10 +28,13 @@ local function s(name, v) t[name] = v end
 
 _SAVE = """
 local out = {}
+t['expires_at'] = nil
 for k, v in pairs(t) do
   out[#out + 1] = k
   if type(v) == 'number' then out[#out + 1] = string.format('%.17g', v) else out[#out + 1] = v end
 end
+out[#out + 1] = 'expires_at'
+out[#out + 1] = string.format('%.17g', now + tonumber(ARGV[#ARGV]))
 redis.call('HSET', KEYS[1], unpack(out))
 redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[#ARGV]) * 1000))
 """
@@ -41,6 +44,7 @@ CLAIM = (
     _LOAD
     + """
 local now, cooldown, max_probes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if n('expires_at') ~= 0 and now >= n('expires_at') then t = {} end
 local opened = n('opened_at')
 if opened == 0 then return 1 end
 if now < opened + cooldown then return 0 end
@@ -60,6 +64,7 @@ RECORD = (
     _LOAD
     + """
 local ok, now = ARGV[1] == '1', tonumber(ARGV[2])
+if n('expires_at') ~= 0 and now >= n('expires_at') then t = {} end
 local threshold, rate, min_calls = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local window, cooldown, alpha = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local total, ttft, label = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
@@ -137,10 +142,12 @@ class RedisRoutingState(SharedRoutingState):
         pipe = self._client.pipeline(transaction=False)
         for key in keys:
             pipe.hgetall(PREFIX + key)
+        now = self.clock()
         out: dict[str, ModelHealth] = {}
         for key, raw in zip(keys, pipe.execute(), strict=True):
-            if raw:
-                out[key] = ModelHealth.from_mapping({k.decode(): v for k, v in raw.items()})
+            values = {k.decode(): v for k, v in raw.items()}
+            if values and float(values.get("expires_at", 0)) > now:  # the states' clock rules
+                out[key] = ModelHealth.from_mapping(values)
         return out
 
     def claim(self, key: str, spec: HealthSpec) -> bool:
