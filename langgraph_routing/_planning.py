@@ -24,6 +24,7 @@ from ._health_gate import HealthGate
 from ._policy import Choice, RoutingPolicy, agent_of
 from ._route import CallContext, Route
 from ._runs import last_started_run, run_tracker
+from ._scoped import admit_scopes
 from ._trace import annotate_trace
 from .shared_state import routing_state_for
 
@@ -125,6 +126,15 @@ def plan_call(
         route.health = HealthGate(state, policy.health, model.base_url)
         if not pinned:
             route.start()
+    if policy.budget.scopes:
+        state = routing_state_for(model.routing_state)
+        max_tokens, route.scopes = admit_scopes(
+            state, policy, metadata, route.model, prompt.tokens, max_tokens
+        )
+        if route.scopes is not None:
+            call_kwargs["max_tokens"] = route.max_tokens = max_tokens
+            held = route.scopes.reserved_usd
+            route.reserve_usd = held if route.reserve_usd is None else min(held, route.reserve_usd)
     return route, api_key, call_kwargs
 
 

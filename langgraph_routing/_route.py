@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
@@ -19,6 +19,9 @@ from ._health_gate import HealthGate
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
 from ._policy import Choice, ErrorKind, RoutingPolicy
 from ._tokens import TokenCount, count_text
+
+if TYPE_CHECKING:
+    from ._scoped import ScopeHolds
 
 _MAX_EXTRAS = 4096
 _EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
@@ -80,6 +83,7 @@ class Route:
     max_tokens: int = 0
     reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
     health: HealthGate | None = None  # circuit breakers (None: ``health: false``)
+    scopes: ScopeHolds | None = None  # reservations in shared scope budgets (user_id=...)
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
     _notes: list[str] = field(default_factory=list)
@@ -127,6 +131,8 @@ class Route:
         try:
             return self._failed(exc, latency_s)
         except BaseException as raised:
+            if self.scopes is not None:  # the call is over: settle what it cost
+                self.scopes.settle(self.attempts)
             _scrub(raised, self.secret)
             if raised is not exc:
                 _scrub(exc, self.secret)
@@ -231,6 +237,8 @@ class Route:
         )
         if self.health is not None:
             self.health.succeeded(self.model, latency_s, ttft_s)
+        if self.scopes is not None:
+            self.scopes.settle(self.attempts)
         return self.metadata(call_id=call_id, cost_usd=cost, cost_source=source)
 
     def metadata(self, **extra: Any) -> dict[str, Any]:

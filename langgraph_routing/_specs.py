@@ -115,6 +115,19 @@ class RetrySpec(Strict):
     jitter: float = Field(default=0.25, ge=0, le=1)
 
 
+class ScopeBudget(Strict):
+    """A budget shared by every call whose config metadata carries the scope's key (one budget
+    per value: ``user_id: {usd: 5}`` gives each user $5), held in the shared routing state.
+
+    ``period_s``: spend starts again from 0 every period (None: never). An admitted call holds
+    a reservation until it is settled; one never settled (its worker died) expires after
+    ``reservation_ttl_s``."""
+
+    usd: float = Field(ge=0)
+    period_s: float | None = Field(default=None, gt=0)
+    reservation_ttl_s: float = Field(default=600.0, gt=0)
+
+
 class BudgetSpec(Strict):
     """How budgets admit calls.
 
@@ -122,9 +135,13 @@ class BudgetSpec(Strict):
     price, and ``max_tokens`` is always sent, so a call can never spend more than it reserved.
     When the budget left affords fewer output tokens than the call wants, the call is sent with a
     smaller ``max_tokens``, down to ``min_output_tokens``; below that it is refused.
+
+    ``scopes``: budgets per user / tenant / key shared by every worker on one routing state,
+    by config metadata key (``{"user_id": {"usd": 5.0, "period_s": 86400}}``).
     """
 
     min_output_tokens: int = Field(default=256, gt=0)
+    scopes: dict[str, ScopeBudget] = Field(default_factory=dict)
 
 
 class HealthSpec(Strict):

@@ -26,6 +26,28 @@ def expiry_s(spec: HealthSpec) -> float:
     return max(600.0, 10 * max(spec.window_s, spec.cooldown_s))
 
 
+def reserve_rule(limit_usd: float, spent: float, held: float, want: float, floor: float) -> float:
+    """USD to reserve for a call (0: refused): all it wants when that is left, else what is
+    left when that pays for its floor (pure).
+
+    >>> reserve_rule(1.0, 0.5, 0.25, 0.125, 0.0625), reserve_rule(1.0, 0.5, 0.25, 0.5, 0.125)
+    (0.125, 0.25)
+    >>> reserve_rule(1.0, 0.5, 0.25, 0.5, 0.375)
+    0.0
+    """
+    left = limit_usd - spent - held
+    if want <= left:
+        return want
+    if floor <= left:
+        return left
+    return 0.0
+
+
+def period_rolled(period_s: float | None, period_start: float, now: float) -> bool:
+    """Whether a budget's spend starts again from 0 (its period is over)."""
+    return bool(period_s) and now - period_start >= (period_s or 0)
+
+
 class SharedRoutingState(ABC):
     """A store of routing state shared by every model (and worker) that opens the same URL.
 
@@ -56,6 +78,29 @@ class SharedRoutingState(ABC):
         ttft_s: float | None = None,
     ) -> ModelHealth:
         """Atomically apply one counted outcome; return the new snapshot."""
+
+    @abstractmethod
+    def reserve(
+        self,
+        scope: str,
+        limit_usd: float,
+        want_usd: float,
+        floor_usd: float,
+        ttl_s: float,
+        period_s: float | None = None,
+    ) -> tuple[str | None, float, float]:
+        """Atomically admit a call to a scope's budget: ``(reservation id or None, USD
+        reserved, USD that was left)``. It reserves ``want_usd`` when that is left, else what is
+        left when that is at least ``floor_usd`` (the rule of :func:`reserve_rule`), else
+        nothing. Expired reservations are dropped first."""
+
+    @abstractmethod
+    def settle(self, scope: str, reservation: str, cost_usd: float) -> None:
+        """Atomically replace a reservation by what the call cost (0: released)."""
+
+    @abstractmethod
+    def budget_usage(self, scope: str) -> tuple[float, float]:
+        """``(USD spent in the current period, USD held by live reservations)``."""
 
     @abstractmethod
     def all_snapshots(self) -> dict[str, ModelHealth]:

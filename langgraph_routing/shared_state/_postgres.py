@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._health import ModelHealth, claim, record
 from .._specs import HealthSpec
-from ._base import Clock, SharedRoutingState, expiry_s
+from ._base import Clock, SharedRoutingState, expiry_s, period_rolled, reserve_rule
 
 TABLE = "langgraph_routing_health"
 _SETUP_LOCK = 0x6C67725F68  # advisory lock id ("lgr_h")
@@ -25,7 +26,20 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     key text PRIMARY KEY,
     state jsonb NOT NULL,
     expires_at double precision NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS langgraph_routing_budget (
+    scope text PRIMARY KEY,
+    spent double precision NOT NULL DEFAULT 0,
+    period_start double precision NOT NULL
+);
+CREATE TABLE IF NOT EXISTS langgraph_routing_reservation (
+    id text PRIMARY KEY,
+    scope text NOT NULL,
+    usd double precision NOT NULL,
+    expires_at double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS langgraph_routing_reservation_scope
+    ON langgraph_routing_reservation (scope, expires_at)
 """
 
 
@@ -108,6 +122,77 @@ class PostgresRoutingState(SharedRoutingState):
                 self._conn.execute(f"DELETE FROM {TABLE} WHERE expires_at < %s", (self.clock(),))
         return after
 
+    def reserve(
+        self,
+        scope: str,
+        limit_usd: float,
+        want_usd: float,
+        floor_usd: float,
+        ttl_s: float,
+        period_s: float | None = None,
+    ) -> tuple[str | None, float, float]:
+        now = self.clock()
+        with self._lock, self._conn.transaction():
+            c = self._conn
+            c.execute(
+                "INSERT INTO langgraph_routing_budget (scope, period_start) VALUES (%s, %s) "
+                "ON CONFLICT (scope) DO NOTHING",
+                (scope, now),
+            )
+            spent, start = c.execute(
+                "SELECT spent, period_start FROM langgraph_routing_budget WHERE scope = %s "
+                "FOR UPDATE",
+                (scope,),
+            ).fetchone()
+            if period_rolled(period_s, start, now):
+                spent = 0.0
+                c.execute(
+                    "UPDATE langgraph_routing_budget SET spent = 0, period_start = %s "
+                    "WHERE scope = %s",
+                    (now, scope),
+                )
+            c.execute(
+                "DELETE FROM langgraph_routing_reservation WHERE scope = %s AND expires_at <= %s",
+                (scope, now),
+            )
+            (held,) = c.execute(
+                "SELECT COALESCE(SUM(usd), 0) FROM langgraph_routing_reservation WHERE scope = %s",
+                (scope,),
+            ).fetchone()
+            granted = reserve_rule(limit_usd, spent, held, want_usd, floor_usd)
+            left = limit_usd - spent - held
+            if not granted:
+                return None, 0.0, left
+            rid = uuid.uuid4().hex
+            c.execute(
+                "INSERT INTO langgraph_routing_reservation (id, scope, usd, expires_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (rid, scope, granted, now + ttl_s),
+            )
+            return rid, granted, left
+
+    def settle(self, scope: str, reservation: str, cost_usd: float) -> None:
+        with self._lock, self._conn.transaction():
+            self._conn.execute(
+                "DELETE FROM langgraph_routing_reservation WHERE id = %s", (reservation,)
+            )
+            self._conn.execute(
+                "UPDATE langgraph_routing_budget SET spent = spent + %s WHERE scope = %s",
+                (cost_usd, scope),
+            )
+
+    def budget_usage(self, scope: str) -> tuple[float, float]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT spent FROM langgraph_routing_budget WHERE scope = %s", (scope,)
+            ).fetchone()
+            (held,) = self._conn.execute(
+                "SELECT COALESCE(SUM(usd), 0) FROM langgraph_routing_reservation "
+                "WHERE scope = %s AND expires_at > %s",
+                (scope, self.clock()),
+            ).fetchone()
+        return (float(row[0]) if row else 0.0), float(held)
+
     def all_snapshots(self) -> dict[str, ModelHealth]:
         with self._lock:
             rows = self._conn.execute(
@@ -119,6 +204,8 @@ class PostgresRoutingState(SharedRoutingState):
     def clear(self) -> None:
         with self._lock:
             self._conn.execute(f"DELETE FROM {TABLE}")
+            self._conn.execute("DELETE FROM langgraph_routing_budget")
+            self._conn.execute("DELETE FROM langgraph_routing_reservation")
 
     def close(self) -> None:
         self._conn.close()

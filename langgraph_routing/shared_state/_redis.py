@@ -9,6 +9,8 @@ write refreshes the key's expiry. Needs the ``redis`` client: ``pip install
 
 from __future__ import annotations
 
+import math
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,6 +117,50 @@ end
 )
 
 
+BUDGET = "lgr:budget:"
+
+# KEYS: budget hash, reservations hash; ARGV: now, limit, want, floor, ttl_s, period_s (0: none), id
+RESERVE = """
+local now, limit, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local floor, ttl, period, id = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local function f(v) return string.format('%.17g', v) end
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local pstart = tonumber(redis.call('HGET', KEYS[1], 'period_start') or '0')
+if pstart == 0 or (period > 0 and now - pstart >= period) then
+  if pstart ~= 0 then spent = 0 end
+  pstart = now
+  redis.call('HSET', KEYS[1], 'spent', f(spent), 'period_start', f(pstart))
+end
+local held = 0
+local res = redis.call('HGETALL', KEYS[2])
+for i = 1, #res, 2 do
+  local sep = string.find(res[i + 1], ':', 1, true)
+  local amount = tonumber(string.sub(res[i + 1], 1, sep - 1))
+  if tonumber(string.sub(res[i + 1], sep + 1)) <= now then
+    redis.call('HDEL', KEYS[2], res[i])
+  else
+    held = held + amount
+  end
+end
+local left = limit - spent - held
+local granted = 0
+if want <= left then granted = want elseif floor <= left then granted = left end
+if granted > 0 then
+  redis.call('HSET', KEYS[2], id, f(granted) .. ':' .. f(now + ttl))
+  redis.call('PEXPIRE', KEYS[2], math.floor(ttl * 1000) + 1000)
+end
+if period > 0 then redis.call('PEXPIRE', KEYS[1], math.floor(period * 2000)) end
+return {f(granted), f(left)}
+"""
+
+# KEYS: budget hash, reservations hash; ARGV: id, cost
+SETTLE = """
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HINCRBYFLOAT', KEYS[1], 'spent', ARGV[2])
+return 1
+"""
+
+
 def _num(value: float) -> str:
     return repr(float(value))
 
@@ -135,6 +181,8 @@ class RedisRoutingState(SharedRoutingState):
         self._client: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._claim = self._client.register_script(CLAIM)
         self._record = self._client.register_script(RECORD)
+        self._reserve = self._client.register_script(RESERVE)
+        self._settle = self._client.register_script(SETTLE)
 
     def snapshots(self, keys: Sequence[str]) -> dict[str, ModelHealth]:
         if not keys:
@@ -186,12 +234,52 @@ class RedisRoutingState(SharedRoutingState):
             {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
         )
 
+    def reserve(
+        self,
+        scope: str,
+        limit_usd: float,
+        want_usd: float,
+        floor_usd: float,
+        ttl_s: float,
+        period_s: float | None = None,
+    ) -> tuple[str | None, float, float]:
+        rid = uuid.uuid4().hex
+        args = [
+            _num(self.clock()),
+            _num(limit_usd),
+            _num(want_usd),
+            _num(floor_usd),
+            _num(ttl_s),
+            _num(period_s or 0),
+            rid,
+        ]
+        granted, left = (float(v) for v in self._reserve(keys=self._budget_keys(scope), args=args))
+        return (rid if granted > 0 else None), granted, left
+
+    def settle(self, scope: str, reservation: str, cost_usd: float) -> None:
+        self._settle(keys=self._budget_keys(scope), args=[reservation, _num(cost_usd)])
+
+    def budget_usage(self, scope: str) -> tuple[float, float]:
+        spent_key, res_key = self._budget_keys(scope)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hget(spent_key, "spent")
+        pipe.hvals(res_key)
+        spent, held = pipe.execute()
+        now = self.clock()
+        live = [v.decode().split(":") for v in held]
+        return float(spent or 0), math.fsum(float(a) for a, exp in live if float(exp) > now)
+
+    @staticmethod
+    def _budget_keys(scope: str) -> list[str]:
+        return [BUDGET + scope, BUDGET + scope + ":res"]
+
     def all_snapshots(self) -> dict[str, ModelHealth]:
         keys = [k.decode()[len(PREFIX) :] for k in self._client.scan_iter(PREFIX + "*", 500)]
         return self.snapshots(sorted(keys))
 
     def clear(self) -> None:
         keys = list(self._client.scan_iter(PREFIX + "*", 500))
+        keys += list(self._client.scan_iter(BUDGET + "*", 500))
         if keys:
             self._client.delete(*keys)
 
