@@ -50,6 +50,8 @@ class HealthGate:
         for model in plan.usable:
             h = snaps.get(model) or ModelHealth()
             if breaker_state(self.spec, h, now) == "closed":
+                if self.spec.order == "fastest" and model != candidates[0] and h.ewma_total_s:
+                    notes.append(f"fastest healthy: {model} ({h.ewma_total_s * 1000:.0f} ms avg)")
                 return model, notes
             if self.state.claim(keys[model], self.spec):
                 self.probes.append(model)

@@ -208,3 +208,46 @@ def test_trace_metadata_names_skipped_models(gateway: LocalGateway) -> None:
     meta = tracer.llm_runs[-1].extra["metadata"]
     assert meta["routing_health_skipped"] == [DEAD]
     assert meta["routing_model"] == SPARE and meta["routing_health_probes"] == []
+
+
+def test_fastest_order_puts_measured_fast_models_first() -> None:
+    from langgraph_routing._health import ModelHealth, plan_candidates
+
+    spec = HealthSpec(order="fastest")
+    snaps = {
+        "a": ModelHealth(ewma_total_s=0.9, samples=3),
+        "b": ModelHealth(ewma_total_s=0.2, samples=3),
+        "d": ModelHealth(opened_at=99.0, why="x", last_fail_at=99.0),
+    }
+    plan = plan_candidates(spec, ["a", "c", "b", "d"], snaps, now=100.0)
+    assert plan.usable == ("b", "a", "c") and [m for m, _ in plan.skipped] == ["d"]
+    listed = plan_candidates(HealthSpec(), ["a", "c", "b"], snaps, now=100.0)
+    assert listed.usable == ("a", "c", "b")
+
+
+def test_failure_rate_opens_without_consecutive_failures() -> None:
+    from langgraph_routing._health import ModelHealth, breaker_state, record
+
+    spec = HealthSpec(failure_threshold=100, failure_rate=0.5, min_calls=10, window_s=60)
+    h, now = ModelHealth(), 1000.0
+    for i in range(9):
+        h = record(spec, h, ok=i % 2 == 0, now=now + i)
+    assert breaker_state(spec, h, now + 9) == "closed"  # 4 of 9: under the minimum of calls
+    h = record(spec, h, ok=False, now=now + 9)
+    assert breaker_state(spec, h, now + 9) == "open" and h.why == "5/10 calls failed in 60s"
+    fresh = record(spec, ModelHealth(win_start=now, win_calls=9, win_fails=4), False, now + 61)
+    assert fresh.win_calls == 1 and breaker_state(spec, fresh, now + 61) == "closed"  # new window
+
+
+def test_fastest_order_routes_to_the_measured_faster_fallback(gateway: LocalGateway) -> None:
+    state = MemoryRoutingState(clock=Clock())
+    policy = RoutingPolicy.default().updated({"health": {"order": "fastest"}})
+    model = _model(gateway, state, policy)
+    spec = policy.health
+    assert spec is not None
+    state.record(health_key(gateway.base_url, DEAD), spec, ok=True, total_s=2.0)
+    state.record(health_key(gateway.base_url, SPARE), spec, ok=True, total_s=0.01)
+    routing = model.invoke("hi").response_metadata["routing"]
+    assert routing["model"] == SPARE and routing["requested_model"] == DEAD
+    assert routing["reason"].endswith(f"fastest healthy: {SPARE} (10 ms avg) -> {SPARE}")
+    assert len(gateway.calls(model=SPARE)) == 1 and not gateway.calls(model=DEAD)
