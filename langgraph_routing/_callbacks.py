@@ -185,6 +185,22 @@ class CostCallbackHandler(BaseCallbackHandler):
         with self._lock:
             self._release(pending)
 
+    def entries_since(self, mark: str | None) -> tuple[list[CostEntry], str | None]:
+        """``(entries added after the entry whose call id is mark, oldest first; the new mark)``:
+        lets a reader (the checkpointer adapter) take the ledger incrementally."""
+        with self._lock:
+            if not self._entries:
+                return [], mark
+            newest = next(reversed(self._entries))
+            fresh: list[CostEntry] = []
+            if newest != mark:
+                for call_id in reversed(self._entries):
+                    if call_id == mark:
+                        break
+                    fresh.append(self._entries[call_id])
+        fresh.reverse()
+        return fresh, newest
+
     def pop_run(self, run_id: str | UUID) -> list[dict[str, Any]]:
         """Remove a finished run's entries and return them (JSON-safe dicts)."""
         wanted = str(run_id)

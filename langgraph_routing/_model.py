@@ -72,9 +72,8 @@ class RoutingChatModel(BaseChatModel):
     :class:`StreamInterruptedError` instead of falling back."""
 
     routing_state: Any = Field(default=None, exclude=True, repr=False)
-    """Where breakers and latency live: a URL (``memory://``, ``redis://...``,
-    ``postgresql://...``) or a ``shared_state.SharedRoutingState``; None:
-    ``$LANGGRAPH_ROUTING_STATE``, else ``memory://`` (shared by the models of the process)."""
+    """Breakers, latency, scope budgets: a URL (memory://, redis://, postgresql://) or a
+    ``SharedRoutingState``; None: ``$LANGGRAPH_ROUTING_STATE``, else memory:// (per process)."""
 
     _pool: ClientPool = PrivateAttr()
     _counter: TokenCounter = PrivateAttr(default_factory=TokenCounter)
@@ -101,6 +100,10 @@ class RoutingChatModel(BaseChatModel):
         timeout = self.timeout_s or self.policy.gateway.timeout_s
         self._pool = ClientPool.shared(base_url, timeout, dict(self.chat_kwargs))
         run_tracker()
+
+    def _timeout(self) -> float:
+        """Seconds one attempt may take, start to end (streams and async calls)."""
+        return self.timeout_s or self.policy.gateway.timeout_s
 
     def _policy_profile(self) -> Any:
         """The model profile of the bound task (else the default task), from the policy: the
@@ -283,7 +286,9 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 for chunk in client._stream(
                     messages,
@@ -331,11 +336,14 @@ class RoutingChatModel(BaseChatModel):
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = await client._agenerate(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs),
+                result = await asyncio.wait_for(  # the whole attempt, however it trickles
+                    client._agenerate(
+                        messages,
+                        stop=stop,
+                        run_manager=None,
+                        **attempt_kwargs(route, call_kwargs),
+                    ),
+                    self._timeout(),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -373,7 +381,9 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 async for chunk in client._astream(
                     messages,

@@ -108,7 +108,7 @@ def plan_call(
     else:
         choice = policy.select(task, prompt.tokens, needs_tools, reserve)
     granted = take_grant(run_ids[0]) if run_ids else None
-    max_tokens = min(reserve, granted[0]) if granted else reserve
+    max_tokens = min(choice.reserved_output, granted[0]) if granted else choice.reserved_output
     root = str(run_tracker().root_of(*run_ids)) if run_ids else None
     context = context_of(metadata, root)
     api_key = api_key_for(model, choice.role)
