@@ -52,7 +52,11 @@ REQUEST_OPTIONS = frozenset(
 )
 """Options sent with every request (set on the underlying ChatOpenAI clients)."""
 
-MODEL_SETTINGS = frozenset(BaseChatModel.model_fields) | {"task", "stream_buffering"}
+MODEL_SETTINGS = frozenset(BaseChatModel.model_fields) | {
+    "task",
+    "stream_buffering",
+    "routing_state",
+}
 """Settings of the routing model itself (LangChain's chat-model fields and ours)."""
 
 

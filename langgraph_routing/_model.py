@@ -71,6 +71,10 @@ class RoutingChatModel(BaseChatModel):
     arrive, and a failure after the first delivered chunk raises
     :class:`StreamInterruptedError` instead of falling back."""
 
+    routing_state: Any = Field(default=None, exclude=True, repr=False)
+    """Breakers, latency, scope budgets: a URL (memory://, redis://, postgresql://) or a
+    ``SharedRoutingState``; None: ``$LANGGRAPH_ROUTING_STATE``, else memory:// (per process)."""
+
     _pool: ClientPool = PrivateAttr()
     _counter: TokenCounter = PrivateAttr(default_factory=TokenCounter)
     _derived_profile: bool = PrivateAttr(default=False)

@@ -20,10 +20,13 @@ from langchain_core.outputs import ChatResult
 from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._errors import BudgetExceededError, MissingKeyError, RoutingError
 from ._grants import take_grant
+from ._health_gate import HealthGate
 from ._policy import Choice, RoutingPolicy, agent_of
 from ._route import CallContext, Route
 from ._runs import last_started_run, run_tracker
+from ._scoped import admit_scopes
 from ._trace import annotate_trace
+from .shared_state import routing_state_for
 
 if TYPE_CHECKING:
     from ._model import RoutingChatModel
@@ -118,6 +121,20 @@ def plan_call(
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
     route.reserve_usd = granted[1] if granted else None
+    if policy.health is not None:
+        state = routing_state_for(model.routing_state)
+        route.health = HealthGate(state, policy.health, model.base_url)
+        if not pinned:
+            route.start()
+    if policy.budget.scopes:
+        state = routing_state_for(model.routing_state)
+        max_tokens, route.scopes = admit_scopes(
+            state, policy, metadata, route.model, prompt.tokens, max_tokens
+        )
+        if route.scopes is not None:
+            call_kwargs["max_tokens"] = route.max_tokens = max_tokens
+            held = route.scopes.reserved_usd
+            route.reserve_usd = held if route.reserve_usd is None else min(held, route.reserve_usd)
     return route, api_key, call_kwargs
 
 

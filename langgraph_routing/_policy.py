@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._errors import ContextTooLargeError, PolicyError, UnknownTaskError
 from ._policy_load import DEFAULT_POLICY, deep_merge, read_file, validate
@@ -25,6 +25,7 @@ from ._specs import (
     Choice,
     ErrorKind,
     GatewaySpec,
+    HealthSpec,
     ModelSpec,
     RetrySpec,
     RoleSpec,
@@ -39,6 +40,7 @@ __all__ = [
     "Choice",
     "ErrorKind",
     "GatewaySpec",
+    "HealthSpec",
     "ModelSpec",
     "RetrySpec",
     "RoleSpec",
@@ -91,6 +93,8 @@ class RoutingPolicy(Strict):
     reserve_output_tokens: int = Field(default=4096, gt=0)
     retry: RetrySpec = RetrySpec()
     budget: BudgetSpec = BudgetSpec()
+    health: HealthSpec | None = HealthSpec()
+    """Circuit breakers (on by default); ``health: false`` (or None) turns them off."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -133,6 +137,16 @@ class RoutingPolicy(Strict):
         if not update:
             return super().model_copy(deep=deep)
         return type(self).from_dict({**self.model_dump(), **update})
+
+    @field_validator("health", mode="before")
+    @classmethod
+    def _health_switch(cls, value: Any) -> Any:
+        """``health: false`` turns breakers off, ``health: true`` keeps the defaults."""
+        if value is False:
+            return None
+        if value is True:
+            return HealthSpec()
+        return value
 
     @model_validator(mode="after")
     def _check_references(self) -> RoutingPolicy:

@@ -12,15 +12,19 @@ import random
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
+from ._health_gate import HealthGate
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost, trusted
 from ._policy import Action, Choice, ErrorKind, RoutingPolicy
 from ._secrets import scrub_chain
 from ._tokens import TokenCount, count_text
+
+if TYPE_CHECKING:
+    from ._scoped import ScopeHolds
 
 _MAX_EXTRAS = 4096
 _EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
@@ -81,8 +85,11 @@ class Route:
     secret: str = field(default="", repr=False)
     max_tokens: int = 0
     reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
+    health: HealthGate | None = None  # circuit breakers (None: ``health: false``)
+    scopes: ScopeHolds | None = None  # reservations in shared scope budgets (user_id=...)
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
+    _notes: list[str] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
     _chained: set[str] = field(default_factory=set)
     _queue: deque[str] = field(default_factory=deque)
@@ -96,6 +103,24 @@ class Route:
     @property
     def task(self) -> str:
         return self.choice.task
+
+    def start(self) -> None:
+        """Apply the breakers to the first choice: the policy's model unless its breaker is
+        open, else the first healthy model of its fallback chain (see :class:`HealthGate`)."""
+        if self.health is None:
+            return
+        candidates = [self.model] + [
+            m
+            for m in self.policy.fallback_chain(self.model, self.needs_tools)
+            if self._fits_window(m)
+        ]
+        model, notes = self.health.choose(candidates)
+        self._notes.extend(notes)
+        if model != self.model:  # later fallbacks: the rest of the chosen model's chain
+            self.model = model
+            self._visited, self._seen = [model], {model}
+            self._chained = {candidates[0], *candidates[1:]}
+            self._queue = deque(c for c in candidates[1:] if c != model)
 
     def _switch(self, model: str) -> None:
         self.model = model
@@ -120,6 +145,18 @@ class Route:
                 self._chained.add(model)
                 self._chained.update(chain)
                 self._queue.extend(chain)
+
+    def _healthiest(self, first: str) -> str:
+        """Among the untried candidates (``first`` and the rest of the queue), the one the
+        breakers let through (see :class:`HealthGate`); the others stay queued, in order."""
+        assert self.health is not None
+        candidates = [first]
+        while (nxt := self._next_fallback()) is not None:
+            candidates.append(nxt)
+        model, notes = self.health.choose(candidates)
+        self._notes.extend(notes)
+        self._queue.extendleft(reversed([c for c in candidates if c != model]))
+        return model
 
     def _fits_window(self, model: str) -> bool:
         spec = self.policy.models.get(model)
@@ -147,6 +184,8 @@ class Route:
         try:
             return self._failed(exc, latency_s)
         except BaseException as raised:
+            if self.scopes is not None:  # the call is over: settle what it cost
+                self.scopes.settle(self.attempts)
             scrub_chain(raised, self.secret)
             if raised is not exc:
                 scrub_chain(exc, self.secret)
@@ -173,6 +212,10 @@ class Route:
         action = self.policy.on_error(
             info.kind, self._on_model, info.retry_after_s, random.random()
         )
+        now_open = self.health is not None and self.health.failed(self.model, info.kind)
+        if action.kind == "retry" and now_open:  # its breaker just opened: do not wait on it
+            action = replace(action, kind="fallback")
+            self._notes.append(f"{self.model} breaker opened")
         left = self.policy.retry.deadline_s - (time.monotonic() - self._started)
         if action.kind == "retry" and action.delay_s >= left:  # waiting would pass the deadline
             action = Action("fallback", reason=f"{action.reason}; past the call's deadline")
@@ -197,6 +240,8 @@ class Route:
             return 0.0
         if action.kind == "fallback":
             candidate = self._next_fallback()
+            if candidate is not None and self.health is not None:
+                candidate = self._healthiest(candidate)
             if candidate is not None:
                 self._switch(candidate)
                 return 0.0
@@ -214,6 +259,7 @@ class Route:
         latency_s: float,
         fallback_call_id: str | None,
         completion_text: str = "",
+        ttft_s: float | None = None,
     ) -> dict[str, Any]:
         """Record the successful attempt; return ``response_metadata["routing"]``."""
         if not prompt_tokens and not completion_tokens:  # no usage (or 0/0): count ourselves
@@ -235,16 +281,22 @@ class Route:
                 "latency_s": round(latency_s, 6),
             }
         )
+        if self.health is not None:
+            self.health.succeeded(self.model, latency_s, ttft_s)
+        if self.scopes is not None:
+            self.scopes.settle(self.attempts)
         return self.metadata(call_id=call_id, cost_usd=cost, cost_source=source)
 
     def metadata(self, **extra: Any) -> dict[str, Any]:
         """The routing record of this call (JSON-safe, no secrets)."""
-        reason = self.choice.reason
-        if self.model != self.choice.model:
-            last_error = next(
-                (a["error_kind"] for a in reversed(self.attempts) if a["error_kind"]), None
-            )
+        reason = "; ".join([self.choice.reason, *self._notes])
+        last_error = next(
+            (a["error_kind"] for a in reversed(self.attempts) if a["error_kind"]), None
+        )
+        if self.model != self.choice.model and last_error:
             reason += f"; {last_error} -> {self.model}"
+        elif self.model != self.choice.model:
+            reason += f" -> {self.model}"
         return {
             "task": self.task,
             "model": self.model,
@@ -260,5 +312,6 @@ class Route:
             "agent": self.context.agent,
             "step": self.context.step,
             "attempts": [dict(a) for a in self.attempts],
+            "health": self.health.record() if self.health is not None else None,
             **extra,
         }

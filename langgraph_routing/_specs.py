@@ -118,6 +118,19 @@ class RetrySpec(Strict):
     jitter: float = Field(default=0.25, ge=0, le=1)
 
 
+class ScopeBudget(Strict):
+    """A budget shared by every call whose config metadata carries the scope's key (one budget
+    per value: ``user_id: {usd: 5}`` gives each user $5), held in the shared routing state.
+
+    ``period_s``: spend starts again from 0 every period (None: never). An admitted call holds
+    a reservation until it is settled; one never settled (its worker died) expires after
+    ``reservation_ttl_s``."""
+
+    usd: float = Field(ge=0)
+    period_s: float | None = Field(default=None, gt=0)
+    reservation_ttl_s: float = Field(default=600.0, gt=0)
+
+
 class BudgetSpec(Strict):
     """How budgets admit calls.
 
@@ -125,12 +138,42 @@ class BudgetSpec(Strict):
     price, and ``max_tokens`` is always sent, so a call can never spend more than it reserved.
     When the budget left affords fewer output tokens than the call wants, the call is sent with a
     smaller ``max_tokens``, down to ``min_output_tokens``; below that it is refused.
+
+    ``scopes``: budgets per user / tenant / key shared by every worker on one routing state,
+    by config metadata key (``{"user_id": {"usd": 5.0, "period_s": 86400}}``).
     """
 
     min_output_tokens: int = Field(default=256, gt=0)
+    scopes: dict[str, ScopeBudget] = Field(default_factory=dict)
     suspect_factor: float = Field(default=100.0, gt=1, le=1e6)
     """A reported cost above the call's worst case (prompt + max_tokens at list prices) times
     this factor is not trusted: it is recorded as ``source="suspect"`` at the estimate."""
+
+
+class HealthSpec(Strict):
+    """Circuit breaker per (gateway, model), on by default (``health: false`` turns it off).
+
+    Only transient and rate-limit failures count (budget, auth, bad-request and context errors
+    never do). A breaker opens after ``failure_threshold`` consecutive failures, or when at least
+    ``failure_rate`` of at least ``min_calls`` calls failed in the current ``window_s`` window
+    (a fixed window restarted when it has elapsed). An open model is skipped for ``cooldown_s``;
+    then up to ``half_open_probes`` calls probe it at a time: a success closes the breaker, a
+    failure opens it for another cooldown. When every candidate is open, the least recently
+    failed one is tried rather than failing without a request.
+
+    ``order``: ``listed`` tries a task's model then its fallbacks as listed; ``fastest`` tries
+    the healthy candidates fastest first (by the EWMA of their total call time, weight
+    ``latency_alpha``; models not measured yet keep their listed place after measured ones).
+    """
+
+    failure_threshold: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_calls: int = Field(default=10, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, ge=0)
+    half_open_probes: int = Field(default=1, ge=1)
+    order: Literal["listed", "fastest"] = "listed"
+    latency_alpha: float = Field(default=0.2, gt=0, le=1)
 
 
 @dataclass(frozen=True)

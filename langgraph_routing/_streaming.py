@@ -66,6 +66,8 @@ class StreamTracker:
         self.usage_cost: Any = None
         self.usage: dict[str, Any] = {}
         self.text: list[str] = []
+        self.opened = time.perf_counter()
+        self.ttft_s: float | None = None  # time to the first chunk (latency statistics)
 
     def see(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk | None:
         """Inspect a chunk; return it when it is to be delivered now (live mode)."""
@@ -98,6 +100,7 @@ class StreamTracker:
             self.usage = dict(usage)
         if self.first:
             self.first = False
+            self.ttft_s = time.perf_counter() - self.opened
             self.response_id = chunk.message.id
             chunk.message.response_metadata["routing_call"] = self.route.metadata()
         if self.live:
@@ -130,6 +133,7 @@ class StreamTracker:
             latency_s,
             fallback_call_id=self.response_id or str(uuid.uuid4()),
             completion_text="".join(self.text),
+            ttft_s=self.ttft_s,
         )
         record_outcome(routing, run_manager)
         return ChatGenerationChunk(

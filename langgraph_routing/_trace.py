@@ -42,6 +42,10 @@ def annotate_trace(
         "cost_usd": routing.get("cost_usd"),
         "cost_source": routing.get("cost_source"),
     }
+    health = routing.get("health")
+    if health:  # what the circuit breakers did: models skipped (and why), half-open probes
+        fields["routing_health_skipped"] = [s["model"] for s in health["skipped"]]
+        fields["routing_health_probes"] = list(health["probes"])
     paid = [a["cost_usd"] for a in routing["attempts"] if a.get("cost_usd") is not None]
     for handler in run_manager.handlers:
         run_map = getattr(handler, "run_map", None)

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_gateway",
     "tests.fixtures_postgres",
     "tests.fixtures_proxy",
+    "tests.fixtures_redis",
 ]
