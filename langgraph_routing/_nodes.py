@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -24,6 +24,21 @@ from ._errors import BudgetExceededError, RoutingError
 from ._ledger import entries_from_routing
 from ._model import RoutingChatModel
 from ._policy import AgentTask
+from ._prompts import (
+    CRITIQUE_PROMPT,
+    DRAFT_FLAG,
+    PLAN_PROMPT,
+    REVISE_NOTE,
+    SYNTHESIZE_PROMPT,
+    SYNTHESIZE_TOOLS_NOTE,
+    TOOL_SELECT_PROMPT,
+    _text,
+    _with_system,
+    conversation,
+    parse_verdict,
+    stop_update,
+)
+from ._router import RouteDecision, Router, request_features
 from ._state import StopReason, costs_update
 
 __all__ = [
@@ -45,80 +60,11 @@ __all__ = [
     "tool_select_node",
 ]
 
-PLAN_PROMPT = (
-    "You are the planner. Write a short numbered plan (at most five steps) for answering the "
-    "user's latest request with the tools available. Do not answer the request yourself.\n"
-    "Tools:\n{tools}"
-)
-TOOL_SELECT_PROMPT = (
-    "Follow the plan. Call a tool whenever you need data; when the tool results are enough, "
-    "reply with a one-line note of what you found and call no tool.\nPlan:\n{plan}"
-)
-SYNTHESIZE_PROMPT = (
-    "Write the final answer to the user's latest request from the conversation and the tool "
-    "results. Quote the figures you rely on. Be concise."
-)
-CRITIQUE_PROMPT = (
-    "You review a draft answer to the user's latest request. Reply 'APPROVE' when it is correct "
-    "and supported by the tool results; otherwise reply 'REVISE: ' followed by what to fix."
-)
-REVISE_NOTE = "A reviewer asked for a revision of your previous draft:\n{feedback}"
-DRAFT_FLAG = "routing_draft"
-"""``response_metadata`` flag of a synthesize reply (a draft until a critique approves it)."""
-
-
-def stop_update(
-    reason: StopReason | str, text: str, final_answer: str | None = None
-) -> dict[str, Any]:
-    """State update that ends a run: a final AIMessage saying why, ``final_answer``, ``stop_reason``.
-
-    >>> stop_update("budget_exhausted", "Stopped: budget.")["stop_reason"]
-    'budget_exhausted'
-    """
-    reason = StopReason(reason).value
-    message = AIMessage(content=text, response_metadata={"stop_reason": reason})
-    return {"messages": [message], "final_answer": final_answer or text, "stop_reason": reason}
-
-
-def _text(message: BaseMessage) -> str:
-    return str(message.text)
-
 
 def _for_task(model: BaseChatModel, task: str) -> BaseChatModel:
     if isinstance(model, RoutingChatModel) and model.task is None:
         return model.with_task(task)
     return model
-
-
-def _with_system(system_prompt: str | None, text: str) -> SystemMessage:
-    return SystemMessage(f"{system_prompt}\n\n{text}" if system_prompt else text)
-
-
-def conversation(state: Mapping[str, Any]) -> list[BaseMessage]:
-    """The state's messages without trailing drafts and stop notices (what a model re-reads)."""
-    messages: list[BaseMessage] = list(state.get("messages") or [])
-    while messages and isinstance(messages[-1], AIMessage) and _is_draft(messages[-1]):
-        messages.pop()
-    return messages
-
-
-def _is_draft(message: AIMessage) -> bool:
-    meta = message.response_metadata
-    return bool(meta.get(DRAFT_FLAG)) or "stop_reason" in meta
-
-
-def parse_verdict(text: str) -> tuple[bool, str]:
-    """``(approved, feedback)`` of a critique: only a reply starting with REVISE rejects.
-
-    >>> parse_verdict("REVISE: give the units")
-    (False, 'give the units')
-    >>> parse_verdict("APPROVE")[0], parse_verdict("Looks fine to me.")[0]
-    (True, True)
-    """
-    stripped = text.strip().lstrip("*#> ").strip()
-    if stripped[:6].upper() == "REVISE":
-        return False, stripped[6:].lstrip(" :-\n").strip() or "Revise the answer."
-    return True, stripped
 
 
 class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
@@ -133,6 +79,8 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
     guard: Any = None
     """The :class:`BudgetGuard` that admitted this node (set by the guard); the node sends the
     ``max_tokens`` it grants."""
+    router: Router | None = None
+    """Chooses the model of each call from the request's features (see :class:`Router`)."""
 
     def __init__(
         self,
@@ -141,9 +89,12 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
         tools: Sequence[BaseTool] | None = None,
         system_prompt: str | None = None,
         name: str | None = None,
+        router: Router | None = None,
     ) -> None:
         super().__init__(self._func, afunc=self._afunc, name=name or str(self.task))
         self.model = _for_task(model, self.task)
+        self.router = router
+        self._by_task: dict[str, Runnable[LanguageModelInput, BaseMessage]] = {}
         self.system_prompt = system_prompt
         self.tools = list(tools or [])
         self.tool_schemas: list[dict[str, Any]] | None = (
@@ -167,16 +118,46 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
         """The messages and tool schemas this node would send for ``state``."""
         return self.prompt(state), self.tool_schemas
 
-    def _finish(self, state: Mapping[str, Any], reply: BaseMessage) -> dict[str, Any]:
+    def route(self, state: Mapping[str, Any]) -> RouteDecision | None:
+        """The router's choice for this step's call (None without a router, or when the model
+        is not a :class:`RoutingChatModel`)."""
+        if self.router is None or not isinstance(self.model, RoutingChatModel):
+            return None
+        return self.router.route(request_features(str(self.task), self.prompt(state)))
+
+    def _runnable_for(
+        self, decision: RouteDecision | None
+    ) -> Runnable[LanguageModelInput, BaseMessage]:
+        task = decision.task if decision is not None else None
+        if not task or not isinstance(self.model, RoutingChatModel):
+            return self.runnable
+        if task not in self._by_task:
+            model = self.model.with_task(task)
+            self._by_task[task] = model.bind_tools(self.tools) if self.tools else model
+        return self._by_task[task]
+
+    def _finish(
+        self, state: Mapping[str, Any], reply: BaseMessage, decision: RouteDecision | None = None
+    ) -> dict[str, Any]:
         if not isinstance(reply, AIMessage):  # a non-chat runnable; keep the contract
             reply = AIMessage(content=reply.content, id=reply.id)
         update = self.apply(state, reply)
         ledger = costs_update(reply)
         update.update(ledger)
+        first = self.starts_run or not state.get("model_steps")
         update["model_steps"] = 1 if self.starts_run else int(state.get("model_steps") or 0) + 1
+        gate = state.get("plan_gate") if first else None
         writer = get_stream_writer()
-        for decision in ledger.get("routing", []):
-            writer({"event": "routing", **decision})
+        for record in ledger.get("routing", []):
+            if decision is not None and decision.reason:
+                record["router"] = decision.reason
+                pinned = f"model {decision.model} pinned by caller"
+                reason = str(record.get("reason") or "")
+                if decision.model and reason.startswith(pinned):
+                    record["reason"] = decision.reason + reason[len(pinned) :]
+            if isinstance(gate, Mapping):
+                record["plan_gate"] = gate.get("reason")
+            writer({"event": "routing", **record})
         return update
 
     def _gateway_stop(self, exc: BudgetExceededError) -> dict[str, Any]:
@@ -195,32 +176,42 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
             ]
         return update
 
-    def _call_kwargs(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """``max_tokens`` granted by the budget guard, when it is smaller than wanted."""
+    def _call_kwargs(
+        self, state: Mapping[str, Any], decision: RouteDecision | None = None
+    ) -> dict[str, Any]:
+        """The model the router picked, and ``max_tokens`` granted by the budget guard when it
+        is smaller than wanted."""
+        kwargs: dict[str, Any] = {"model": decision.model} if decision and decision.model else {}
         guard = self.guard
         if guard is None or guard.budget_usd is None:
-            return {}
+            return kwargs
         try:
-            grant, _model = guard.grant(self, state)
+            grant, _model = guard.grant(self, state, decision=decision)
         except RoutingError:
-            return {}  # the call raises it, with the details
-        return {"max_tokens": grant.max_tokens} if grant.admitted else {}
+            return kwargs  # the call raises it, with the details
+        return {**kwargs, "max_tokens": grant.max_tokens} if grant.admitted else kwargs
 
     def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        decision = self.route(state)
+        runnable = self._runnable_for(decision)
         try:
-            reply = self.runnable.invoke(self.prompt(state), config, **self._call_kwargs(state))
-        except BudgetExceededError as exc:
-            return self._gateway_stop(exc)
-        return self._finish(state, reply)
-
-    async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        try:
-            reply = await self.runnable.ainvoke(
-                self.prompt(state), config, **self._call_kwargs(state)
+            reply = runnable.invoke(
+                self.prompt(state), config, **self._call_kwargs(state, decision)
             )
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
-        return self._finish(state, reply)
+        return self._finish(state, reply, decision)
+
+    async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        decision = self.route(state)
+        runnable = self._runnable_for(decision)
+        try:
+            reply = await runnable.ainvoke(
+                self.prompt(state), config, **self._call_kwargs(state, decision)
+            )
+        except BudgetExceededError as exc:
+            return self._gateway_stop(exc)
+        return self._finish(state, reply, decision)
 
 
 class PlanNode(ModelNode):
@@ -271,12 +262,17 @@ class ToolSelectNode(ModelNode):
 
 
 class SynthesizeNode(ModelNode):
-    """Writes the answer (``final_answer``, ``stop_reason="done"``); a revision replaces the draft."""
+    """Writes the answer (``final_answer``, ``stop_reason="done"``); a revision replaces the draft.
+
+    With ``tools`` bound it may ask for more data instead: a reply with tool calls joins
+    ``messages`` (no answer yet), so the graph runs the tools and comes back here. With a
+    ``router`` each call goes to the model the router picks (e.g. by difficulty).
+    """
 
     task = AgentTask.SYNTHESIZE
 
     def prompt(self, state: Mapping[str, Any]) -> list[BaseMessage]:
-        text = SYNTHESIZE_PROMPT
+        text = f"{SYNTHESIZE_PROMPT} {SYNTHESIZE_TOOLS_NOTE}" if self.tools else SYNTHESIZE_PROMPT
         feedback = state.get("critique") if state.get("stop_reason") is None else None
         if state.get("critiques") and feedback:
             text += "\n\n" + REVISE_NOTE.format(feedback=feedback)
@@ -285,7 +281,11 @@ class SynthesizeNode(ModelNode):
     def apply(self, state: Mapping[str, Any], reply: AIMessage) -> dict[str, Any]:
         messages = list(state.get("messages") or [])
         previous = messages[-1] if messages else None
-        if isinstance(previous, AIMessage) and previous.response_metadata.get(DRAFT_FLAG):
+        draft = isinstance(previous, AIMessage) and previous.response_metadata.get(DRAFT_FLAG)
+        if reply.tool_calls:  # more data needed: the tools run, then this node again
+            removed = [RemoveMessage(id=str(previous.id))] if draft and previous else []
+            return {"messages": [*removed, reply]}
+        if draft and previous is not None:
             reply = reply.model_copy(update={"id": previous.id})  # the revision replaces it
         reply.response_metadata[DRAFT_FLAG] = True
         return {"messages": [reply], "final_answer": _text(reply), "stop_reason": "done"}
@@ -366,17 +366,24 @@ def tool_select_node(
 
 
 def synthesize_node(
-    model: BaseChatModel, *, system_prompt: str | None = None, name: str | None = None
+    model: BaseChatModel,
+    *,
+    system_prompt: str | None = None,
+    name: str | None = None,
+    tools: Sequence[BaseTool] | None = None,
+    router: Router | None = None,
 ) -> SynthesizeNode:
     """The answer step: writes the reply, ``final_answer`` and ``stop_reason="done"``, plus
     ``costs``/``routing``. Add it to any graph whose state has :class:`RoutingState`'s keys.
+    With ``tools`` it may call them instead of answering (route its tool calls to a ToolNode);
+    with a ``router`` (e.g. ``DifficultyRouter(policy)``) each call goes to the model it picks.
 
     >>> from langgraph_routing import init_routing_model
     >>> model = init_routing_model(base_url="http://127.0.0.1:4000/v1", api_key="sk-x")
     >>> synthesize_node(model, name="answer").model.task   # the task is bound
     'synthesize'
     """
-    return SynthesizeNode(model, system_prompt=system_prompt, name=name)
+    return SynthesizeNode(model, tools=tools, system_prompt=system_prompt, name=name, router=router)
 
 
 def critique_node(
