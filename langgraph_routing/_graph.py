@@ -282,13 +282,9 @@ def create_routing_agent(
     resolved = policy or _policy_of(model)
     guard = BudgetGuard(resolved, budget_usd, max_steps=max_steps)
     plan = plan_node(model, tools, system_prompt=system_prompt)
-    select = tool_select_node(model, tools, system_prompt=system_prompt)
-    synth = synthesize_node(
-        model,
-        system_prompt=system_prompt,
-        tools=tools,
-        router=router if router is not None else DifficultyRouter(resolved),
-    )
+    router = router if router is not None else DifficultyRouter(resolved)
+    select = tool_select_node(model, tools, system_prompt=system_prompt, answer_router=router)
+    synth = synthesize_node(model, system_prompt=system_prompt, tools=tools, router=router)
     review = critique_node(model, max_critiques=max_critiques, system_prompt=system_prompt)
 
     builder = StateGraph(RoutingState)
@@ -317,7 +313,11 @@ def create_routing_agent(
     def after_tool_select(state: RoutingState) -> str | Send:
         if _halted(state):
             return END
-        return "tools" if _calls_tools(state) else to_synth(state)
+        if _calls_tools(state):
+            return "tools"
+        if state.get("stop_reason") == StopReason.DONE.value:  # it answered (no tool needed)
+            return to_review(state) if critique else END
+        return to_synth(state)
 
     def after_synthesize(state: RoutingState) -> str | Send:
         if _halted(state):
@@ -332,9 +332,8 @@ def create_routing_agent(
     builder.add_edge(START, GATE_NODE)
     builder.add_conditional_edges(GATE_NODE, after_gate, ["plan", "tool_select", stop])
     builder.add_conditional_edges("plan", after_plan, ["tool_select", stop, END])
-    builder.add_conditional_edges(
-        "tool_select", after_tool_select, ["tools", "synthesize", stop, END]
-    )
+    after_select = ["tools", "synthesize", stop, END, *(["critique"] if critique else [])]
+    builder.add_conditional_edges("tool_select", after_tool_select, after_select)
     builder.add_conditional_edges("tools", to_synth, ["synthesize", stop])
     if critique:
         builder.add_conditional_edges(

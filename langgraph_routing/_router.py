@@ -242,7 +242,7 @@ class PlanGateNode:
         self.spec = spec
         self.gate = gate
 
-    def __call__(self, state: Mapping[str, Any]) -> dict[str, Any]:
+    def __call__(self, state: Any) -> dict[str, Any]:
         decision = gate_decision(self.gate, latest_request(state), self.tools, self.spec)
         update: dict[str, Any] = {
             "plan_gate": {"plan": decision.plan, "reason": decision.reason},

@@ -140,6 +140,26 @@ def test_long_or_open_ended_synthesis_goes_to_the_hard_model(gateway: LocalGatew
     assert "router" not in out["routing"][1]
 
 
+def test_no_tool_question_is_answered_by_tool_select_alone(gateway: LocalGateway) -> None:
+    gateway.script(SELECT, ["Hello team, have a great week!"])  # the model calls no tool
+    out = agent_for(gateway).invoke(ask("Say hello to the team in one short sentence."))
+
+    assert [r.model for r in gateway.log] == [SELECT]  # no synthesize call to repeat it
+    assert out["stop_reason"] == "done"
+    assert out["final_answer"] == "Hello team, have a great week!"
+    (decision,) = out["routing"]
+    assert decision["router"].startswith("easy: ") and "no tool needed" in decision["router"]
+
+    # an open-ended request the easy model may not answer alone: synthesize writes it
+    gateway.script(SELECT, ["Some thoughts."])
+    n = len(gateway.log)
+    out = agent_for(gateway).invoke(ask("Explain why the sky is blue, in detail."))
+    # (LocalGateway's synthesize, having the tools, looks something up first)
+    assert [r.model for r in gateway.log[n:]] == [SELECT, SYNTH, SYNTH]
+    assert out["routing"][-1]["router"].startswith("hard: open-ended")
+    assert out["stop_reason"] == "done" and out["routing"][-1]["node"] == "synthesize"
+
+
 def test_critique_on_default_is_lenient_and_ledger_stays_exact(gateway: LocalGateway) -> None:
     out = agent_for(gateway, critique=True).invoke(ask(DEMO_QUESTIONS[0].question))
 

@@ -38,6 +38,7 @@ def test_critique_adds_exactly_the_review_loop() -> None:
         "critique -.-> synthesize;",
         "synthesize -.-> critique;",
         "synthesize -.-> stop;",
+        "tool_select -.-> critique;",  # tool_select's own answer (no tool needed) is reviewed
     }
 
 
