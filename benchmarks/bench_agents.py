@@ -8,7 +8,7 @@ long-context synthesis) runs through four agents on one LocalGateway:
   (a) ``create_routing_agent`` with the default policy,
   (b) ``langchain.agents.create_agent`` on claude-3-5-sonnet-20241022 (the frontier model),
   (c) ``create_agent`` on gpt-4o-mini,
-  (d) ``create_agent`` + ``RoutingMiddleware`` (default policy).
+  (d) ``create_agent`` + ``RoutingMiddleware`` (default policy, ``router=DifficultyRouter``).
 
 Per question and in total: median and p95 wall time, cost (the gateway's spend for the run),
 number of model calls, and the quality guard: the answer uses every tool result the frontier
@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import table
 
 from langgraph_routing import RoutingMiddleware, RoutingPolicy, create_routing_agent
+from langgraph_routing._router import DifficultyRouter
 from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 
@@ -168,7 +169,9 @@ def build_agents(gw: LocalGateway) -> dict[str, tuple[Any, str]]:
 
     policy = RoutingPolicy.default()
     select = policy.tasks["tool_select"].model
-    routing = RoutingMiddleware(policy, base_url=gw.base_url, api_key=gw.master_key)
+    routing = RoutingMiddleware(
+        policy, base_url=gw.base_url, api_key=gw.master_key, router=DifficultyRouter(policy)
+    )
     return {
         "routing_agent": (
             create_routing_agent(DEMO_TOOLS, base_url=gw.base_url, api_key=gw.master_key),

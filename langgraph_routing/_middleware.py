@@ -25,6 +25,7 @@ from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
 from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
+from ._router import Router, request_features
 from ._runs import run_tracker
 from ._tokens import TokenCounter
 
@@ -119,6 +120,10 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     :class:`BudgetExceededError`. Calls that raised left no message, so they are not counted
     (a failed call usually costs 0).
 
+    ``router`` (e.g. ``DifficultyRouter(policy)``) picks the model of each call from the
+    request's features (a short closed synthesis on the easy model); the budget prices the
+    task's own model (an easy model cheaper than it is never under-reserved).
+
     Put no retry or fallback middleware inside it: the routing model already retries, and
     stacked retries multiply requests.
 
@@ -153,6 +158,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         first_task: AgentTask | str = AgentTask.TOOL_SELECT,
         budget_scope: Literal["run", "thread"] = "run",
         on_budget: Literal["stop", "raise"] = "stop",
+        router: Router | None = None,
     ) -> None:
         super().__init__()
         if model is not None and policy is not None and model.policy is not policy:
@@ -171,6 +177,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.budget_scope = budget_scope
         self.on_budget = on_budget
         self.task_for = task_for
+        self.router = router
         self.tools: list[BaseTool] = []
         self._counter = TokenCounter()
         self._bound = {task: self.model.with_task(task) for task in self.policy.tasks}
@@ -235,6 +242,14 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     def _prepare(self, request: ModelRequest[Any], task: str) -> ModelRequest[Any] | AIMessage:
         """The routed request, or the stop message when the budget refuses the call."""
         routed = request.override(model=self._bound[task])
+        if self.router is not None:  # e.g. DifficultyRouter: the model this call calls for
+            messages = list(request.messages)
+            if request.system_message is not None:
+                messages.insert(0, request.system_message)
+            decision = self.router.route(request_features(task, messages, self._counter))
+            if decision.model:
+                settings = {**routed.model_settings, "model": decision.model}
+                routed = routed.override(model_settings=settings)
         if self.budget_usd is None:
             return routed
         spent = self.spent_usd(request)

@@ -137,7 +137,9 @@ def test_demo_result_routes_recovers_and_accounts(tmp_path: Path) -> None:
         if e["cost_usd"] is not None
     )
     assert result.savings.baseline_usd == pytest.approx(baseline)
-    assert result.savings.ratio > 2
+    # (about 1.66: the demo runs every step on its task's model; the cheap second tool_select
+    # call, gone now, used to pad this ratio)
+    assert result.savings.ratio > 1.5
     assert result.ok
     assert len(result.gateway_log) <= 30
     assert result.elapsed_s < 60
@@ -232,7 +234,7 @@ def test_failed_run_then_runs_resume_report(
     assert f"Cost by model: ${spent:.6f} (3 calls)" in out
     code, out, err = cli(capsys, "report", "--db", db)
     assert code == 0, err
-    assert f"Cost by thread: ${gw.total_spend:.6f} (8 calls)" in out
+    assert f"Cost by thread: ${gw.total_spend:.6f} (6 calls)" in out
     code, out, _ = cli(capsys, "resume", "f1", *common)
     assert code == 0 and "nothing to resume" in out
 
