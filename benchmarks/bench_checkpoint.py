@@ -5,10 +5,19 @@ Usage::
     python benchmarks/bench_checkpoint.py [--ops 500] [--postgres URL | --no-postgres]
 
 Raw and adapter calls alternate within each iteration, on the same saver and database (each
-with its own thread), so drift hits both alike. Each checkpoint carries a 20-entry cost ledger
-and some messages, so the adapter's metadata stamping does real work. Without ``--postgres``
-a private PostgreSQL cluster is started on 127.0.0.1 when the server binaries are installed.
-Prints medians (microseconds) and the adapter/raw ratio; the goal is a ratio <= 1.10.
+with its own thread), so drift hits both alike. Three workloads:
+
+- ``fresh-ledger`` (the worst case, and the original benchmark): every put carries a brand-new
+  20-entry cost ledger under a new version, and some messages, so the adapter re-reads all of
+  it every time;
+- ``template``: a thread as our template writes it: a model step appends one AIMessage and one
+  ledger entry, a tool step one ToolMessage; only written channels get a new version;
+- ``messages``: the same for a plain ``MessagesState`` graph (no ledger): cost comes from the
+  routing records on the AIMessages.
+
+Graph workloads start a new thread every 40 steps. Without ``--postgres`` a private PostgreSQL
+cluster is started on 127.0.0.1 when the server binaries are installed. Prints medians
+(microseconds) and the adapter/raw ratio; the goal is a ratio <= 1.10.
 """
 
 from __future__ import annotations
@@ -26,13 +35,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 
 OPS = ("put", "get_tuple", "list")
+WORKLOADS = ("fresh-ledger", "template", "messages")
+THREAD_STEPS = 40
 
 
 def _checkpoint(saver: BaseCheckpointSaver[Any], step: int) -> tuple[Checkpoint, dict[str, Any]]:
@@ -52,26 +64,80 @@ def _checkpoint(saver: BaseCheckpointSaver[Any], step: int) -> tuple[Checkpoint,
     return cp, versions
 
 
+class _Thread:
+    """Checkpoints of one graph thread: written channels get a new version, others keep theirs."""
+
+    def __init__(self, saver: BaseCheckpointSaver[Any], ledger: bool) -> None:
+        self.saver = saver
+        self.ledger = ledger
+        self.messages: list[BaseMessage] = []
+        self.costs: list[dict[str, Any]] = []
+        self.versions: dict[str, Any] = {}
+
+    def next(self, step: int) -> tuple[Checkpoint, dict[str, Any]]:
+        written = ["messages", "branch:to:tools" if step % 2 == 0 else "branch:to:agent"]
+        if step % 2 == 0:  # a model step: one routed answer (and its ledger entry)
+            call_id = f"call-{id(self)}-{step}"
+            routing = {
+                "call_id": call_id,
+                "cost_usd": 0.0012,
+                "cost_source": "header",
+                "model": "gpt-4o-mini",
+                "task": "tool_select",
+                "node": "agent",
+                "attempts": [{"model": "gpt-4o-mini", "error_kind": None, "call_id": call_id}],
+            }
+            message: BaseMessage = AIMessage(
+                content=f"answer {step} " * 20,
+                id=f"ai-{call_id}",
+                response_metadata={"routing": routing},
+                usage_metadata={"input_tokens": 900, "output_tokens": 60, "total_tokens": 960},
+            )
+            if self.ledger:
+                entry = {"call_id": call_id, "model": "gpt-4o-mini", "cost_usd": 0.0012}
+                self.costs = [*self.costs, entry]  # add_costs returns a new list
+                written.append("costs")
+        else:  # a tool step
+            message = ToolMessage(content=f"tool {step} " * 20, tool_call_id=f"t{step}")
+        self.messages = [*self.messages, message]  # add_messages returns a new list
+        for channel in written:
+            self.versions[channel] = self.saver.get_next_version(self.versions.get(channel), None)
+        cp = empty_checkpoint()
+        values: dict[str, Any] = {"messages": self.messages, written[1]: None}
+        if self.ledger:
+            values["costs"] = self.costs
+        cp["channel_values"] = values
+        cp["channel_versions"] = dict(self.versions)
+        return cp, {channel: self.versions[channel] for channel in written}
+
+
 def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter_ns()
     fn()
     return (time.perf_counter_ns() - start) / 1000.0
 
 
-def bench(saver: BaseCheckpointSaver[Any], ops: int, warmup: int = 50) -> dict[str, list[float]]:
+def bench(
+    saver: BaseCheckpointSaver[Any], ops: int, workload: str = "fresh-ledger", warmup: int = 50
+) -> dict[str, list[float]]:
     """Alternate raw and adapter calls; return per-op timings in microseconds."""
     adapter = RoutingCheckpointer(saver)
     targets: dict[str, BaseCheckpointSaver[Any]] = {"raw": saver, "adapter": adapter}
-    configs = {
-        name: {"configurable": {"thread_id": f"bench-{name}", "checkpoint_ns": ""}}
-        for name in targets
-    }
+    threads: dict[str, _Thread] = {}
     times: dict[str, list[float]] = {f"{op}/{name}": [] for op in OPS for name in targets}
     for i in range(warmup + ops):
         order = ("raw", "adapter") if i % 2 == 0 else ("adapter", "raw")
         for name in order:
-            target, config = targets[name], configs[name]
-            cp, versions = _checkpoint(saver, i)
+            target = targets[name]
+            if workload == "fresh-ledger":
+                thread_id = f"bench-{workload}-{name}"
+                cp, versions = _checkpoint(saver, i)
+            else:
+                thread_id = f"bench-{workload}-{name}-{i // THREAD_STEPS}"
+                if i % THREAD_STEPS == 0:
+                    threads[name] = _Thread(saver, ledger=workload == "template")
+                cp, versions = threads[name].next(i)
+            config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
             meta: Any = {"source": "loop", "step": i}
             samples = (
                 _timed(lambda: target.put(config, cp, meta, versions)),  # noqa: B023
@@ -112,9 +178,13 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=500, help="measured iterations (>= 500)")
     parser.add_argument("--postgres", metavar="URL", help="an existing PostgreSQL database URL")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--workload", choices=WORKLOADS, action="append", help="default: all of them"
+    )
     args = parser.parse_args()
+    workloads = args.workload or list(WORKLOADS)
 
-    rows: list[tuple[str, str, float, float]] = []
+    rows: list[tuple[str, str, str, float, float]] = []
     with ExitStack() as stack:
         backends: list[tuple[str, Callable[[], Any]]] = [
             ("memory", lambda: _nullctx(InMemorySaver())),
@@ -129,17 +199,21 @@ def main() -> None:
         if url:
             backends.append(("postgres", lambda: _postgres(url)))
         for backend, make in backends:
-            with make() as saver:
-                times = bench(saver, args.ops)
-            for op in OPS:
-                raw = statistics.median(times[f"{op}/raw"])
-                wrapped = statistics.median(times[f"{op}/adapter"])
-                rows.append((backend, op, raw, wrapped))
+            for workload in workloads:
+                with make() as saver:
+                    times = bench(saver, args.ops, workload)
+                for op in OPS:
+                    raw = statistics.median(times[f"{op}/raw"])
+                    wrapped = statistics.median(times[f"{op}/adapter"])
+                    rows.append((backend, workload, op, raw, wrapped))
 
     print(f"RoutingCheckpointer vs raw saver, median of {args.ops} interleaved ops (µs)")
-    print("| backend | op | raw µs | adapter µs | ratio |\n|---|---|---:|---:|---:|")
-    for backend, op, raw, wrapped in rows:
-        print(f"| {backend} | {op} | {raw:.1f} | {wrapped:.1f} | {wrapped / raw:.3f} |")
+    print("| backend | workload | op | raw µs | adapter µs | ratio |")
+    print("|---|---|---|---:|---:|---:|")
+    for backend, workload, op, raw, wrapped in rows:
+        print(
+            f"| {backend} | {workload} | {op} | {raw:.1f} | {wrapped:.1f} | {wrapped / raw:.3f} |"
+        )
 
 
 @contextmanager

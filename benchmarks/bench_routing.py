@@ -2,7 +2,8 @@
 
     python benchmarks/bench_routing.py [--calls 2000] [--turns 300]
 
-1. RoutingChatModel vs a plain ChatOpenAI on the same LocalGateway, interleaved, medians.
+1. RoutingChatModel vs a plain ChatOpenAI sending the same headers and max_tokens, on the same
+   LocalGateway, interleaved, medians.
 2. Context check on a conversation growing to ~150k tokens: our cached count per step vs a full
    recount of the history each step (what ``get_num_tokens_from_messages`` does).
 """
@@ -10,9 +11,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -24,6 +27,8 @@ from _common import interleaved, median_ms, table
 from langgraph_routing import init_routing_model
 from langgraph_routing._tokens import TokenCounter, full_recount
 from langgraph_routing.testing import LocalGateway
+
+RUN = str(uuid.uuid4())  # a run id of the same shape as the ones routed calls carry
 
 
 def routing_overhead(calls: int) -> None:
@@ -38,6 +43,23 @@ def routing_overhead(calls: int) -> None:
             max_retries=0,
             include_response_headers=True,
             stream_usage=True,
+            # what a routed call sends besides the prompt, so only the routing work differs
+            max_tokens=4096,
+            default_headers={
+                "x-litellm-tags": "task:tool_select",
+                "x-litellm-spend-logs-metadata": json.dumps(
+                    {
+                        "run_id": RUN,
+                        "thread_id": None,
+                        "node": None,
+                        "agent": None,
+                        "task": "tool_select",
+                    },
+                    separators=(",", ":"),
+                ),
+                "x-litellm-include-cost-in-streaming-usage": "true",
+            },
+            model_kwargs={"user": f"agent-run:{RUN}"},
         )
         prompt = [HumanMessage("Which tool answers: what is 17.5 * 4 + 12?")]
         plain_s, routed_s = interleaved(

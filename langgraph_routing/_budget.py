@@ -11,9 +11,15 @@ guard, ``RoutingMiddleware``) decides with :func:`admit`.
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._specs import ModelSpec
+
+if TYPE_CHECKING:
+    from ._policy import RoutingPolicy
 
 _KNOB = "raise budget_usd, or lower the call's max_tokens / the policy's budget.min_output_tokens"
 
@@ -96,3 +102,77 @@ def admit(
         f"with ~{prompt_tokens} prompt tokens needs ${need:.6f} for at least {floor} output "
         f"tokens (it wanted {wanted}: ${full:.6f}); {_KNOB}",
     )
+
+
+class InFlight:
+    """What calls in flight hold against budgets, per scope key (a run, a thread...).
+
+    :meth:`admit` decides and reserves in one step under a lock, so concurrent callers can
+    never together pass a budget; :meth:`release` gives a reservation back once the call's
+    cost is counted (or it failed, or was cancelled).
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def held(self, key: str | None = None) -> float:
+        """What calls in flight hold for ``key`` (every key when None)."""
+        with self._lock:
+            if key is None:
+                return math.fsum(self._held.values())
+            return self._held.get(key, 0.0)
+
+    def admit(
+        self,
+        key: str,
+        decide: Callable[[float], Grant],
+        spent_usd: float,
+        budget_usd: float,
+    ) -> Grant:
+        """``decide(left)`` with ``left = budget - spent - held``; an admitted grant's
+        reservation is held for ``key`` until :meth:`release`."""
+        with self._lock:
+            held = self._held.get(key, 0.0)
+            grant = decide(budget_usd - spent_usd - held)
+            if grant.admitted:
+                self._held[key] = held + grant.reserve_usd
+            return grant
+
+    def release(self, key: str, grant: Grant) -> None:
+        """Give back what an admitted call held."""
+        if not grant.admitted:
+            return
+        with self._lock:
+            left = self._held.get(key, 0.0) - grant.reserve_usd
+            if left > 1e-15:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)
+
+
+def grant_for_task(
+    policy: RoutingPolicy,
+    task: str,
+    prompt_tokens: int,
+    needs_tools: bool,
+    wanted_output: int | None,
+    left_usd: float,
+    what: str,
+) -> tuple[Grant, str]:
+    """``(grant, model)`` for a call of ``task``: the model the policy picks for this prompt,
+    and what ``left_usd`` admits of the output the call wants (``inf``: everything)."""
+    reserve = policy.reserved_output(task, wanted_output)
+    choice = policy.select(task, prompt_tokens, needs_tools, reserve)
+    spec = policy.models[choice.model]
+    if left_usd == float("inf"):
+        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), choice.model
+    grant = admit(
+        spec,
+        prompt_tokens,
+        reserve,
+        left_usd,
+        min_output_tokens=policy.budget.min_output_tokens,
+        what=what,
+    )
+    return grant, choice.model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +28,7 @@ from langchain_core.tracers.context import register_configure_hook
 from ._budget import admit, check_budget
 from ._errors import BudgetExceededError, RoutesExhaustedError, RoutingError
 from ._failures import inspect_error
-from ._grants import give_grant
+from ._grants import forget, give_grant, on_cancel
 from ._ledger import (
     CALL_ID_HEADER,
     CostEntry,
@@ -69,7 +70,9 @@ class _Pending:
     step: int | None
     thread_id: str | None
     task: str | None
-    prompt_tokens: int
+    prompt_tokens: int  # -1: not counted yet (see ``tokens``)
+    prompt: list[BaseMessage] | None = None
+    reserved_usd: float = 0.0  # held against the run's budget until the call ends
     first: dict[str, Any] = field(default_factory=dict)
     streamed_chars: int = 0
 
@@ -114,6 +117,8 @@ class CostCallbackHandler(BaseCallbackHandler):
         self.budget_usd = check_budget(budget_usd)
         self._entries: OrderedDict[str, CostEntry] = OrderedDict()
         self._pending: dict[UUID, _Pending] = {}
+        self._spent: dict[str, float] = {}  # known cost per run (root id)
+        self._reserved: dict[str, float] = {}  # held by calls in flight, per run
         self._max = max_entries
         self._lock = threading.Lock()
         self._counter = TokenCounter(max_entries=10_000)
@@ -143,13 +148,65 @@ class CostCallbackHandler(BaseCallbackHandler):
         return CostReport(entries, run_id=wanted)
 
     def spent_usd(self, run_id: str) -> float:
-        return self.report(run_id).total_usd
+        """Known cost of one run so far."""
+        with self._lock:
+            return self._spent.get(str(run_id), 0.0)
+
+    def reserved_usd(self, run_id: str | None = None) -> float:
+        """What calls in flight hold against a run's budget (all runs when None): 0 once every
+        call has ended, failed or been cancelled."""
+        with self._lock:
+            if run_id is None:
+                return math.fsum(self._reserved.values())
+            return self._reserved.get(str(run_id), 0.0)
+
+    def _release(self, pending: _Pending) -> None:
+        """Give back what a finished call held (under the lock)."""
+        if pending.reserved_usd:
+            left = self._reserved.get(pending.root, 0.0) - pending.reserved_usd
+            if left > 1e-15:
+                self._reserved[pending.root] = left
+            else:
+                self._reserved.pop(pending.root, None)
+            pending.reserved_usd = 0.0
+
+    def _end(self, run_id: UUID) -> _Pending | None:
+        with self._lock:
+            pending = self._pending.pop(run_id, None)
+        if pending is not None and pending.reserved_usd:
+            forget(run_id)
+        return pending
+
+    def _cancelled(self, run_id: UUID, exc: BaseException) -> None:
+        self.on_llm_error(exc, run_id=run_id)
+
+    def _settle(self, pending: _Pending) -> None:
+        """After the call's entries are in the ledger: release its reservation."""
+        with self._lock:
+            self._release(pending)
+
+    def entries_since(self, mark: str | None) -> tuple[list[CostEntry], str | None]:
+        """``(entries added after the entry whose call id is mark, oldest first; the new mark)``:
+        lets a reader (the checkpointer adapter) take the ledger incrementally."""
+        with self._lock:
+            if not self._entries:
+                return [], mark
+            newest = next(reversed(self._entries))
+            fresh: list[CostEntry] = []
+            if newest != mark:
+                for call_id in reversed(self._entries):
+                    if call_id == mark:
+                        break
+                    fresh.append(self._entries[call_id])
+        fresh.reverse()
+        return fresh, newest
 
     def pop_run(self, run_id: str | UUID) -> list[dict[str, Any]]:
         """Remove a finished run's entries and return them (JSON-safe dicts)."""
         wanted = str(run_id)
         with self._lock:
             ids = [cid for cid, e in self._entries.items() if e.run_id == wanted]
+            self._spent.pop(wanted, None)
             return [self._entries.pop(cid).to_dict() for cid in ids]
 
     def add(self, entry: CostEntry) -> bool:
@@ -160,6 +217,8 @@ class CostCallbackHandler(BaseCallbackHandler):
             if entry.call_id in self._entries:
                 return False
             self._entries[entry.call_id] = entry
+            if entry.run_id is not None and entry.cost_usd is not None:
+                self._spent[entry.run_id] = self._spent.get(entry.run_id, 0.0) + entry.cost_usd
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
             return True
@@ -181,14 +240,16 @@ class CostCallbackHandler(BaseCallbackHandler):
         meta = dict(metadata or {})
         params = dict(invocation_params or kwargs.get("invocation_params") or {})
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
-        prompt_tokens = self._counter.count(
-            messages[0] if messages else [], "", params.get("tools") or None
-        ).tokens
         max_out = params.get("max_tokens") or params.get("max_completion_tokens")
         task = meta.get("routing_task")
         routed = "routing_bound_task" in meta and not params.get("model")  # a RoutingChatModel
+        prompt = messages[0] if messages else []
+        # a routed call's record says everything at the end; count now only to price a budget
+        prompt_tokens = -1
+        if not routed or self.budget_usd is not None:
+            prompt_tokens = self._counter.count(prompt, "", params.get("tools") or None).tokens
         reserve_tokens = max_out or self.policy.reserve_output_tokens
-        if routed:
+        if routed and prompt_tokens >= 0:
             try:
                 resolved = self.policy.resolve_task(meta["routing_bound_task"] or None, meta)
                 reserve_tokens = self.policy.reserved_output(
@@ -212,26 +273,35 @@ class CostCallbackHandler(BaseCallbackHandler):
             thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
             task=task,
             prompt_tokens=prompt_tokens,
+            prompt=prompt if prompt_tokens < 0 else None,
         )
+        budgeted = self.budget_usd is not None and pending.model in self.policy.models
         with self._lock:
-            self._pending[run_id] = pending
-            while len(self._pending) > _MAX_PENDING:  # runs that never ended (abandoned streams)
-                self._pending.pop(next(iter(self._pending)))
-        if self.budget_usd is not None and pending.model in self.policy.models:
-            spec = self.policy.models[pending.model]
-            spent = self.spent_usd(root)
-            grant = admit(
-                spec,
-                prompt_tokens,
-                reserve_tokens,
-                self.budget_usd - spent,
-                # a call we cannot shrink must fit whole
-                min_output_tokens=self.policy.budget.min_output_tokens if routed else 10**9,
-                what=f"the run budget of ${self.budget_usd:.6f} (spent ${spent:.6f})",
-            )
+            if budgeted:  # admission is atomic: spent + held by calls in flight + this call
+                spent = self._spent.get(root, 0.0)
+                held = self._reserved.get(root, 0.0)
+                grant = admit(
+                    self.policy.models[str(pending.model)],
+                    prompt_tokens,
+                    reserve_tokens,
+                    (self.budget_usd or 0.0) - spent - held,
+                    # a call we cannot shrink must fit whole
+                    min_output_tokens=self.policy.budget.min_output_tokens if routed else 10**9,
+                    what=(
+                        f"the run budget of ${self.budget_usd:.6f} (spent ${spent:.6f}, "
+                        f"${held:.6f} held by calls in flight)"
+                    ),
+                )
+                if grant.admitted:
+                    pending.reserved_usd = grant.reserve_usd
+                    self._reserved[root] = held + grant.reserve_usd
+                    on_cancel(run_id, functools.partial(self._cancelled, run_id))
+            if not budgeted or grant.admitted:
+                self._pending[run_id] = pending
+                while len(self._pending) > _MAX_PENDING:  # runs that never ended
+                    self._release(self._pending.pop(next(iter(self._pending))))
+        if budgeted:
             if not grant.admitted:
-                with self._lock:
-                    self._pending.pop(run_id, None)
                 raise BudgetExceededError(
                     f"run {root}: {grant.message}",
                     scope="run",
@@ -240,7 +310,7 @@ class CostCallbackHandler(BaseCallbackHandler):
                     budget_usd=self.budget_usd,
                 )
             if routed:
-                give_grant(run_id, grant.max_tokens)
+                give_grant(run_id, grant.max_tokens, grant.reserve_usd)
 
     @_never_raises
     def on_llm_new_token(  # type: ignore[override]
@@ -261,9 +331,16 @@ class CostCallbackHandler(BaseCallbackHandler):
 
     @_never_raises
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        with self._lock:
-            pending = self._pending.pop(run_id, None)
-        if pending is None or not response.generations or not response.generations[0]:
+        pending = self._end(run_id)
+        if pending is None:
+            return
+        try:
+            self._ended(pending, response, run_id)
+        finally:
+            self._settle(pending)
+
+    def _ended(self, pending: _Pending, response: LLMResult, run_id: UUID) -> None:
+        if not response.generations or not response.generations[0]:
             return
         generation = response.generations[0][0]
         message = getattr(generation, "message", None)
@@ -279,7 +356,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             return
         model = str(meta.get("model_name") or pending.model or "")
         headers = meta.get("headers")
-        prompt = int(usage.get("input_tokens") or pending.prompt_tokens)
+        prompt = int(usage.get("input_tokens") or self._prompt_tokens(pending))
         completion = int(usage.get("output_tokens") or 0)
         estimate = None
         if model in self.policy.models:
@@ -294,10 +371,15 @@ class CostCallbackHandler(BaseCallbackHandler):
 
     @_never_raises
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        with self._lock:
-            pending = self._pending.pop(run_id, None)
+        pending = self._end(run_id)
         if pending is None:
             return
+        try:
+            self._failed(pending, error, run_id)
+        finally:
+            self._settle(pending)
+
+    def _failed(self, pending: _Pending, error: BaseException, run_id: UUID) -> None:
         raised_routing = getattr(error, "routing", None)  # set by RoutingChatModel when it raises
         if isinstance(raised_routing, Mapping):
             record = {**raised_routing, "run_id": raised_routing.get("run_id") or pending.root}
@@ -330,7 +412,7 @@ class CostCallbackHandler(BaseCallbackHandler):
         completion = max(pending.streamed_chars // 4, 0) if cancelled else 0
         estimate = None
         if cancelled and model in self.policy.models:
-            estimate = self.policy.models[model].cost_usd(pending.prompt_tokens, completion)
+            estimate = self.policy.models[model].cost_usd(self._prompt_tokens(pending), completion)
         cost, source = resolve_cost(headers, None, estimate)
         call_id = header(headers, CALL_ID_HEADER) or f"{run_id}:error"
         if not cancelled and info is None:
@@ -340,7 +422,7 @@ class CostCallbackHandler(BaseCallbackHandler):
                 pending,
                 call_id,
                 model,
-                pending.prompt_tokens,
+                self._prompt_tokens(pending),
                 completion,
                 cost,
                 source,
@@ -349,6 +431,12 @@ class CostCallbackHandler(BaseCallbackHandler):
                 role=routing.get("role"),
             )
         )
+
+    def _prompt_tokens(self, pending: _Pending) -> int:
+        if pending.prompt_tokens < 0:
+            pending.prompt_tokens = self._counter.count(pending.prompt or []).tokens
+            pending.prompt = None
+        return pending.prompt_tokens
 
     def _entry(
         self,

@@ -17,14 +17,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
-from ._budget import Grant, admit, check_budget, reservation_usd
-from ._errors import ContextTooLargeError
+from ._budget import Grant, InFlight, admit, check_budget, grant_for_task, reservation_usd
+from ._errors import ContextTooLargeError, RoutingError
 from ._factory import init_routing_model
+from ._ledger import total_usd
 from ._model import RoutingChatModel
 from ._nodes import (
     ModelNode,
@@ -36,6 +38,7 @@ from ._nodes import (
 )
 from ._policy import RoutingPolicy
 from ._router import DifficultyRouter, PlanGate, PlanGateNode, RouteDecision, Router
+from ._runs import current_root, run_tracker
 from ._state import RoutingState, StopReason, spent_usd
 from ._tokens import TokenCounter
 
@@ -88,6 +91,7 @@ class BudgetGuard:
         self.max_steps = max_steps
         self.stop_node = stop_node
         self.counter = counter or TokenCounter()
+        self._inflight = InFlight()
 
     def reservation(self, node: ModelNode, state: Mapping[str, Any]) -> tuple[float, str]:
         """``(usd, model)``: the worst case of ``node``'s next call and the model it would use.
@@ -116,29 +120,52 @@ class BudgetGuard:
         task = routed.task if routed is not None and routed.task else node.task
         prompt = self.counter.count(messages, policy.route_of(task).model, tools)
         wanted = node.model.max_tokens if isinstance(node.model, RoutingChatModel) else None
-        reserve = policy.reserved_output(task, wanted)
-        pinned = routed.model if routed is not None else None
-        if pinned and pinned in policy.models:
-            model = pinned
-            reserve = min(reserve, policy.models[pinned].max_output_tokens)
-        else:
-            model = policy.select(task, prompt.tokens, bool(tools), reserve).model
-        spec = policy.models[model]
         if left_usd is None:
             left_usd = (
                 float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
             )
-        if left_usd == float("inf"):
-            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), model
-        grant = admit(
-            spec,
-            prompt.tokens,
-            reserve,
-            left_usd,
-            min_output_tokens=policy.budget.min_output_tokens,
-            what=f"the budget of ${self.budget_usd:.6f}",
-        )
-        return grant, model
+        what = f"the budget of ${self.budget_usd or 0.0:.6f}"
+        pinned = routed.model if routed is not None else None
+        if pinned and pinned in policy.models:  # the router's model, not the task's
+            return _grant_on(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
+        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
+
+    def spent(self, state: Mapping[str, Any]) -> float:
+        """The thread's ledger plus every routed call of the running run not in it yet (calls
+        of concurrent branches whose writes are not applied), deduplicated by call id."""
+        entries: list[Mapping[str, Any]] = list(state.get("costs") or [])
+        root = current_root()
+        if root is not None:
+            spend = run_tracker().spend_of(root).items()
+            entries += [{"call_id": call_id, "cost_usd": cost} for call_id, cost in spend]
+        return total_usd(entries)
+
+    def hold(
+        self, node: ModelNode, state: Mapping[str, Any], decision: object = _UNSET
+    ) -> tuple[str, Grant] | None:
+        """Atomically admit ``node``'s next call against the budget, holding its worst case
+        until :meth:`release` (branches of a ``Send`` fan-out run at once: each sees what the
+        others hold). None: no budget, or the call raises its own error."""
+        if self.budget_usd is None:
+            return None
+        thread = (get_config().get("configurable") or {}).get("thread_id")
+        key = f"thread:{thread}" if thread is not None else f"run:{current_root()}"
+        budget = self.budget_usd
+        try:
+            grant = self._inflight.admit(
+                key,
+                lambda left: self.grant(node, state, left, decision=decision)[0],
+                self.spent(state),
+                budget,
+            )
+        except RoutingError:
+            return None
+        return key, grant
+
+    def release(self, held: tuple[str, Grant] | None) -> None:
+        """Give back what :meth:`hold` reserved (after the call's cost is recorded)."""
+        if held is not None:
+            self._inflight.release(*held)
 
     def check(
         self, state: Mapping[str, Any], node: ModelNode, target: str | None = None
@@ -159,7 +186,6 @@ class BudgetGuard:
         except ContextTooLargeError:
             return None  # the node raises it with the details
         if grant.admitted:
-            node.guard = self  # the node sends the granted max_tokens
             return None
         text = f"Stopped before {name} (spent ${spent:.6f}): {grant.message}."
         return self._send(StopReason.BUDGET_EXHAUSTED, text, draft)
@@ -168,7 +194,11 @@ class BudgetGuard:
         return Send(self.stop_node, {"reason": reason.value, "text": text, "final_answer": draft})
 
     def route(self, node: ModelNode, target: str | None = None) -> Callable[[Any], str | Send]:
-        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``."""
+        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``.
+
+        The node is told about the guard now, at build time: it then sends the ``max_tokens``
+        the budget grants, on a resumed run too (where the edge is not evaluated again)."""
+        node.guard = self
 
         def guard(state: Any) -> str | Send:
             return self.check(state, node, target) or (target or str(node.name))
@@ -218,6 +248,25 @@ def budget_guard(
 
 def _example_node() -> ModelNode:  # for the doctest above
     return synthesize_node(init_routing_model(base_url="http://127.0.0.1:4000/v1", api_key="x"))
+
+
+def _grant_on(
+    policy: RoutingPolicy,
+    model: str,
+    task: str,
+    prompt_tokens: int,
+    wanted: int | None,
+    left_usd: float,
+    what: str,
+) -> tuple[Grant, str]:
+    """``(grant, model)`` for a call pinned to ``model`` (by a router)."""
+    spec = policy.models[model]
+    reserve = min(policy.reserved_output(task, wanted), spec.max_output_tokens)
+    if left_usd == float("inf"):
+        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), model
+    floor = policy.budget.min_output_tokens
+    grant = admit(spec, prompt_tokens, reserve, left_usd, min_output_tokens=floor, what=what)
+    return grant, model
 
 
 def _halted(state: Mapping[str, Any]) -> bool:

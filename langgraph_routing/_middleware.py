@@ -19,14 +19,14 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 
-from ._budget import Grant, admit, check_budget, reservation_usd
+from ._budget import Grant, InFlight, check_budget, grant_for_task
 from ._errors import BudgetExceededError, ContextTooLargeError
 from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
 from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
 from ._router import Router, request_features
-from ._runs import run_tracker
+from ._runs import current_root, run_tracker
 from ._tokens import TokenCounter
 
 __all__ = ["RoutingMiddleware", "default_task_for"]
@@ -75,16 +75,6 @@ def _message_entries(messages: Iterable[BaseMessage]) -> list[dict[str, Any]]:
             found = entries_from_routing(routing, message.usage_metadata, fallback_id=fallback)
             entries.extend(e.to_dict() for e in found)
     return entries
-
-
-def _current_root() -> str | None:
-    """The root run of the agent step running now (None outside a run)."""
-    try:
-        callbacks = get_config().get("callbacks")
-    except RuntimeError:
-        return None
-    parent = getattr(callbacks, "parent_run_id", None)
-    return str(run_tracker().root_of(parent)) if parent is not None else None
 
 
 def spent_usd(messages: Iterable[BaseMessage]) -> float:
@@ -181,6 +171,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.tools: list[BaseTool] = []
         self._counter = TokenCounter()
         self._bound = {task: self.model.with_task(task) for task in self.policy.tasks}
+        self._inflight = InFlight()
 
     # ---- decisions ------------------------------------------------------------------------
 
@@ -199,7 +190,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if self.budget_scope == "run":
             messages = messages[_turn_start(messages) :]
         entries = _message_entries(messages)
-        root = _current_root()
+        root = current_root()
         if root is not None:
             entries.extend(
                 {"call_id": call_id, "cost_usd": cost}
@@ -224,23 +215,26 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         settings = request.model_settings
         max_tokens = settings.get("max_tokens") or settings.get("max_completion_tokens")
         wanted = max_tokens if isinstance(max_tokens, int) else self.model.max_tokens
-        reserve = policy.reserved_output(task, wanted)
-        choice = policy.select(task, prompt.tokens, bool(tools), reserve)
-        spec = policy.models[choice.model]
-        if left_usd == float("inf"):
-            return Grant(reserve, reservation_usd(spec, prompt.tokens, reserve)), choice.model
-        grant = admit(
-            spec,
-            prompt.tokens,
-            reserve,
-            left_usd,
-            min_output_tokens=policy.budget.min_output_tokens,
-            what=f"the {self.budget_scope} budget of ${self.budget_usd:.6f}",
-        )
-        return grant, choice.model
+        what = f"the {self.budget_scope} budget of ${self.budget_usd or 0.0:.6f}"
+        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
-    def _prepare(self, request: ModelRequest[Any], task: str) -> ModelRequest[Any] | AIMessage:
-        """The routed request, or the stop message when the budget refuses the call."""
+    def _scope_key(self) -> str | None:
+        """The key concurrent calls of one budget share: the run's root, or the thread."""
+        if self.budget_scope == "thread":
+            try:
+                thread = (get_config().get("configurable") or {}).get("thread_id")
+            except RuntimeError:
+                thread = None
+            return f"thread:{thread}" if thread is not None else None
+        root = current_root()
+        return f"run:{root}" if root is not None else None
+
+    def _prepare(
+        self, request: ModelRequest[Any], task: str
+    ) -> tuple[ModelRequest[Any] | AIMessage, tuple[str, Grant] | None]:
+        """The routed request (and what it holds against the budget until it ends), or the
+        stop message when the budget refuses the call. Admission is atomic: calls in flight
+        (parallel subagents, concurrent runs on a thread) hold their worst case."""
         routed = request.override(model=self._bound[task])
         if self.router is not None:  # e.g. DifficultyRouter: the model this call calls for
             messages = list(request.messages)
@@ -251,23 +245,27 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
                 settings = {**routed.model_settings, "model": decision.model}
                 routed = routed.override(model_settings=settings)
         if self.budget_usd is None:
-            return routed
+            return routed, None
         spent = self.spent_usd(request)
+        key = self._scope_key() or f"call:{id(request)}"
+        budget = self.budget_usd
         try:
-            grant, _model = self._grant(request, task, self.budget_usd - spent)
+            grant = self._inflight.admit(
+                key, lambda left: self._grant(request, task, left)[0], spent, budget
+            )
         except ContextTooLargeError:
-            return routed  # the model raises it, with the details
+            return routed, None  # the model raises it, with the details
         if grant.admitted:
             settings = dict(routed.model_settings)
             settings.pop("max_completion_tokens", None)
             settings["max_tokens"] = grant.max_tokens
-            return routed.override(model_settings=settings)
+            return routed.override(model_settings=settings), (key, grant)
         text = f"Stopped before {task} (spent ${spent:.6f}): {grant.message}."
         if self.on_budget == "raise":
             raise BudgetExceededError(
                 text, scope=self.budget_scope, spent_usd=spent, budget_usd=self.budget_usd
             )
-        return _stop_message("budget_exhausted", text, task, spent)
+        return _stop_message("budget_exhausted", text, task, spent), None
 
     def _gateway_refusal(
         self, exc: BudgetExceededError, request: ModelRequest[Any], task: str
@@ -286,13 +284,16 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any] | AIMessage:
         """Route the call to its task's model, or stop the agent when the budget refuses it."""
         task = self.task_of(request)
-        routed = self._prepare(request, task)
+        routed, hold = self._prepare(request, task)
         if isinstance(routed, AIMessage):
             return routed
         try:
             return handler(routed)
         except BudgetExceededError as exc:
             return self._gateway_refusal(exc, request, task)
+        finally:
+            if hold is not None:  # the call's cost is in the run's spend by now
+                self._inflight.release(*hold)
 
     async def awrap_model_call(
         self,
@@ -301,13 +302,16 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any] | AIMessage:
         """Async :meth:`wrap_model_call`."""
         task = self.task_of(request)
-        routed = self._prepare(request, task)
+        routed, hold = self._prepare(request, task)
         if isinstance(routed, AIMessage):
             return routed
         try:
             return await handler(routed)
         except BudgetExceededError as exc:
             return self._gateway_refusal(exc, request, task)
+        finally:
+            if hold is not None:
+                self._inflight.release(*hold)
 
 
 def _stop_message(reason: str, text: str, task: str, spent: float) -> AIMessage:

@@ -28,7 +28,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from ._clients import FORCED_CLIENT_KEYS, ClientPool
 from ._errors import RoutingError
-from ._planning import RunManager, attempt_kwargs, finish_result, plan_call
+from ._grants import cancelled
+from ._planning import RunManager, attempt_kwargs, finish_result, plan_call, run_id_of
 from ._policy import AgentTask, RoutingPolicy
 from ._route import Route
 from ._runs import run_tracker
@@ -96,6 +97,10 @@ class RoutingChatModel(BaseChatModel):
         self._pool = ClientPool.shared(base_url, timeout, dict(self.chat_kwargs))
         run_tracker()
 
+    def _timeout(self) -> float:
+        """Seconds one attempt may take, start to end (streams and async calls)."""
+        return self.timeout_s or self.policy.gateway.timeout_s
+
     def _policy_profile(self) -> Any:
         """The model profile of the bound task (else the default task), from the policy: the
         largest window its context upgrades reach, its output limit, tools and structured
@@ -134,8 +139,9 @@ class RoutingChatModel(BaseChatModel):
         return {"task": self.task, "base_url": self.base_url}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "openai"
+        # built directly: BaseChatModel's generic version probes attributes through pydantic's
+        # slow __getattr__ (15 us per call)
+        params = LangSmithParams(ls_provider="openai", ls_model_type="chat")
         # the model the call will go to: the task resolved as the call will resolve it (bound
         # task, else the metadata of the node running us); after the call the trace gets the
         # model that actually answered (fallbacks, upgrades)
@@ -145,8 +151,14 @@ class RoutingChatModel(BaseChatModel):
         except RoutingError:
             task = self.policy.default_task
         params["ls_model_name"] = kwargs.get("model") or self.policy.route_of(task).model
-        if self.max_tokens:
-            params["ls_max_tokens"] = self.max_tokens
+        temperature = kwargs.get("temperature", self.chat_kwargs.get("temperature"))
+        if isinstance(temperature, int | float):
+            params["ls_temperature"] = float(temperature)
+        max_tokens = kwargs.get("max_tokens") or self.max_tokens
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        if stop:
+            params["ls_stop"] = stop
         # lands in the run's metadata: lets a CostCallbackHandler resolve the task (and so the
         # model) exactly as the call will, before it
         params["routing_bound_task"] = self.task or ""  # type: ignore[typeddict-unknown-key]
@@ -246,7 +258,7 @@ class RoutingChatModel(BaseChatModel):
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -270,13 +282,15 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 for chunk in client._stream(
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen
@@ -300,16 +314,32 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        try:
+            return await self._agenerate_routed(messages, stop, run_manager, **kwargs)
+        except asyncio.CancelledError as exc:
+            cancelled(run_id_of(run_manager), exc)
+            raise
+
+    async def _agenerate_routed(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = await client._agenerate(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                result = await asyncio.wait_for(  # the whole attempt, however it trickles
+                    client._agenerate(
+                        messages,
+                        stop=stop,
+                        run_manager=None,
+                        **attempt_kwargs(route, call_kwargs),
+                    ),
+                    self._timeout(),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -325,6 +355,20 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            async for chunk in self._astream_routed(messages, stop, run_manager, **kwargs):
+                yield chunk
+        except asyncio.CancelledError as exc:
+            cancelled(run_id_of(run_manager), exc)
+            raise
+
+    async def _astream_routed(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
         if "response_format" in call_kwargs:
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
@@ -333,13 +377,15 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 async for chunk in client._astream(
                     messages,
                     stop=stop,
                     run_manager=None,
-                    **attempt_kwargs(self.policy, route.model, call_kwargs),
+                    **attempt_kwargs(route, call_kwargs),
                 ):
                     if (seen := tracker.see(chunk)) is not None:
                         yield seen

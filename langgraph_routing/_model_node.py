@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_stream_writer
 
-from ._errors import BudgetExceededError, RoutingError
+from ._errors import BudgetExceededError
 from ._ledger import entries_from_routing
 from ._model import RoutingChatModel
 from ._prompts import stop_update
@@ -149,39 +149,53 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
             ]
         return update
 
-    def _call_kwargs(
-        self, state: Mapping[str, Any], decision: RouteDecision | None = None
-    ) -> dict[str, Any]:
-        """The model the router picked, and ``max_tokens`` granted by the budget guard when it
-        is smaller than wanted."""
+    def _admit(
+        self, state: Mapping[str, Any], decision: RouteDecision | None
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """``(what the guard holds, the stop update if it refused)``: the guard admits the call
+        atomically (concurrent ``Send`` branches see each other) and grants its max_tokens."""
+        held = self.guard.hold(self, state, decision) if self.guard is not None else None
+        if held is None or held[1].admitted:
+            return held, None
+        text = f"Stopped before {self.name}: {held[1].message}."
+        return held, stop_update(StopReason.BUDGET_EXHAUSTED, text)
+
+    @staticmethod
+    def _call_kwargs(held: Any, decision: RouteDecision | None) -> dict[str, Any]:
+        """The model the router picked, and ``max_tokens`` granted by the budget guard."""
         kwargs: dict[str, Any] = {"model": decision.model} if decision and decision.model else {}
-        guard = self.guard
-        if guard is None or guard.budget_usd is None:
-            return kwargs
-        try:
-            grant, _model = guard.grant(self, state, decision=decision)
-        except RoutingError:
-            return kwargs  # the call raises it, with the details
-        return {**kwargs, "max_tokens": grant.max_tokens} if grant.admitted else kwargs
+        if held is not None:
+            kwargs["max_tokens"] = held[1].max_tokens
+        return kwargs
 
     def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         decision = self.route(state)
+        held, refused = self._admit(state, decision)
+        if refused is not None:
+            return refused
         runnable = self._runnable_for(decision)
         try:
-            reply = runnable.invoke(
-                self.prompt(state), config, **self._call_kwargs(state, decision)
-            )
+            reply = runnable.invoke(self.prompt(state), config, **self._call_kwargs(held, decision))
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
+        finally:
+            if held is not None:
+                self.guard.release(held)
         return self._finish(state, reply, decision)
 
     async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         decision = self.route(state)
+        held, refused = self._admit(state, decision)
+        if refused is not None:
+            return refused
         runnable = self._runnable_for(decision)
         try:
             reply = await runnable.ainvoke(
-                self.prompt(state), config, **self._call_kwargs(state, decision)
+                self.prompt(state), config, **self._call_kwargs(held, decision)
             )
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
+        finally:
+            if held is not None:
+                self.guard.release(held)
         return self._finish(state, reply, decision)

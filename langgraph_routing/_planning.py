@@ -11,13 +11,14 @@ import os
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
 from ._clients import USAGE_COST_KEY, drop_credential_headers
-from ._errors import MissingKeyError, RoutingError
+from ._errors import BudgetExceededError, MissingKeyError, RoutingError
 from ._grants import take_grant
 from ._policy import Choice, RoutingPolicy, agent_of
 from ._route import CallContext, Route
@@ -62,6 +63,14 @@ def context_of(metadata: Mapping[str, Any], run_id: str | None) -> CallContext:
     )
 
 
+def run_id_of(run_manager: RunManager) -> UUID | None:
+    """The chat model run of the call (``stream()`` gives the model no run manager)."""
+    if run_manager is not None:
+        return run_manager.run_id
+    started = last_started_run()
+    return started.run_id if started is not None else None
+
+
 def plan_call(
     model: RoutingChatModel,
     messages: list[BaseMessage],
@@ -96,7 +105,7 @@ def plan_call(
     else:
         choice = policy.select(task, prompt.tokens, needs_tools, reserve)
     granted = take_grant(run_ids[0]) if run_ids else None
-    max_tokens = min(reserve, granted) if granted else reserve
+    max_tokens = min(choice.reserved_output, granted[0]) if granted else choice.reserved_output
     root = str(run_tracker().root_of(*run_ids)) if run_ids else None
     context = context_of(metadata, root)
     api_key = api_key_for(model, choice.role)
@@ -108,15 +117,27 @@ def plan_call(
         call_kwargs["user"] = user
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
+    route.reserve_usd = granted[1] if granted else None
     return route, api_key, call_kwargs
 
 
-def attempt_kwargs(
-    policy: RoutingPolicy, model: str, call_kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """The request kwargs for an attempt on ``model``: fields it does not take are dropped
-    (``parallel_tool_calls`` for models whose spec says so)."""
+def attempt_kwargs(route: Route, call_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The request kwargs for the next attempt (on ``route.model``): fields the model does not
+    take are dropped (``parallel_tool_calls`` for models whose spec says so), and under a
+    budget's reservation a pricier fallback gets only the output tokens the reservation pays
+    for (:class:`BudgetExceededError` when that is below the policy's floor)."""
+    policy, model = route.policy, route.model
     spec = policy.models.get(model)
+    if route.reserve_usd is not None and model != route.choice.model and spec is not None:
+        fits = spec.affordable_output(route.reserve_usd, route.prompt.tokens)
+        if fits < min(policy.budget.min_output_tokens, route.max_tokens):
+            raise BudgetExceededError(
+                f"the fallback {model} does not fit the ${route.reserve_usd:.6f} the budget "
+                f"reserved for this call; raise budget_usd or lower budget.min_output_tokens",
+                scope="run",
+            )
+        if fits < call_kwargs["max_tokens"]:
+            call_kwargs = {**call_kwargs, "max_tokens": fits}
     if (
         "parallel_tool_calls" in call_kwargs
         and spec is not None

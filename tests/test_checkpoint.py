@@ -20,9 +20,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from langgraph_routing._checkpoint import CheckpointerError, RoutingCheckpointer, routing_summary
-from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
 from langgraph_routing._errors import RoutingError
+from langgraph_routing.checkpointing._adapter import (
+    CheckpointerError,
+    RoutingCheckpointer,
+    routing_summary,
+)
+from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
 from tests.fixtures_postgres import _free_port
 
 SECRET = "sk-live-DO-NOT-LEAK-0123456789"
@@ -116,6 +120,7 @@ def test_summary_uses_fsum_and_counts_unknown() -> None:
         "routing_cost_usd": 0.0,
         "routing_unknown_cost_calls": 2,
         "routing_models": ["a", "b"],
+        "routing_calls": 2,
     }
 
 

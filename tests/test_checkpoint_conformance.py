@@ -23,7 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from tests.fixtures_postgres import create_database
 
 Wrap = Callable[[BaseCheckpointSaver[Any]], BaseCheckpointSaver[Any]]

@@ -16,9 +16,9 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
-from langgraph_routing._checkpoint_open import open_checkpointer
-from langgraph_routing._threads import (
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
+from langgraph_routing.checkpointing._open import open_checkpointer
+from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
     alist_threads,
     aresume_failed,

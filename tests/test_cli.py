@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,10 +17,22 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, MessagesState, StateGraph
 
-from langgraph_routing import RoutingPolicy, create_routing_agent, open_checkpointer
-from langgraph_routing._cli import main
-from langgraph_routing._demo_run import request_origin, run_demo
+from langgraph_routing import (
+    CostCallbackHandler,
+    RoutesExhaustedError,
+    RoutingMiddleware,
+    RoutingPolicy,
+    create_routing_agent,
+    init_routing_model,
+    open_checkpointer,
+)
+from langgraph_routing.cli import main
+from langgraph_routing.cli._demo_run import request_origin, run_demo
 from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 
@@ -193,6 +206,36 @@ def test_run_budget_stops_without_further_requests(
     assert {n for n, _ in by_node(gw.log, "b1")} == sent_nodes
     assert len(gw.log) == len(values.get("costs") or [])  # every request is in the ledger
     assert all(r.ok for r in gw.log)
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "ten"])
+def test_a_bad_budget_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    code, _, err = cli(capsys, "run", "hi", "--budget", value, "--db", "memory://")
+    assert code == 2
+    assert "--budget" in err and "Error" not in err
+
+
+def test_the_budget_stays_with_the_thread_across_resumes(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run --budget`` then ``resume`` twice: every resume still runs under that budget."""
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    args = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    sonnet = "claude-3-5-sonnet-20241022"
+    gw.add_fault("server_error", model=sonnet, status=503, times=None)  # synthesize fails
+    code, _, _ = cli(capsys, "run", QUESTION.question, *args, "--thread", "kb", "--budget", "0.01")
+    assert code == 1
+    code, _, _ = cli(capsys, "resume", "kb", *args)  # fails again: the model is still down
+    assert code == 1
+    gw.clear_faults()
+    spent = gw.total_spend
+    # 0.01 pays for synthesize only with a smaller max_tokens: the budget is still there
+    code, _out, err = cli(capsys, "resume", "kb", *args)
+    assert code == 0, err
+    [synth] = [r for r in gw.log if r.model == sonnet and r.ok]
+    assert synth.max_tokens is not None and synth.max_tokens < 4096
+    assert gw.total_spend <= 0.01 and gw.total_spend > spent
+    assert thread_values(db, "kb")["stop_reason"] == "done"
 
 
 def test_failed_run_then_runs_resume_report(
@@ -399,3 +442,215 @@ def test_resume_rebuilds_the_graph_the_run_used(
     assert "next: critique" in out
     assert {n for n, _ in by_node(gw.log[mark:], "c1")} == {"critique"}
     assert thread_values(db, "c1")["stop_reason"] == "done"
+
+
+# -- foreign graphs, resume hints, literal text, rounded money (issue 10, points 2 and 9) ----
+
+NOISE = re.compile(r"\d\.\d{7,}")  # float noise such as 0.0012340000000000001
+
+
+def messages_graph(model: Any, checkpointer: Any) -> Any:
+    def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("agent", agent)
+    g.add_edge(START, "agent")
+    g.add_edge("agent", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+@tool
+def lookup(city: str) -> str:
+    """Look up facts about a city."""
+    return "population 1,463,723"
+
+
+def spend(records: list[Any]) -> float:
+    return math.fsum(r.cost_usd for r in records if r.cost_usd is not None)
+
+
+def test_runs_and_report_agree_with_the_gateway_for_any_graph(
+    gw: LocalGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'any.db'}"
+    question = {"messages": [HumanMessage("What is the population of Kyoto?")]}
+    with open_checkpointer(db) as cp:
+        model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
+        plain_graph = messages_graph(model, cp)
+        plain_graph.invoke(question, {"configurable": {"thread_id": "plain-1"}})
+        plain_graph.invoke(
+            {"messages": [HumanMessage("and Osaka?")]}, {"configurable": {"thread_id": "plain-1"}}
+        )
+        mark = len(gw.log)
+        mw = RoutingMiddleware(base_url=gw.base_url, api_key=gw.master_key)
+        agent = create_agent(mw.model, [lookup], middleware=[mw], checkpointer=cp)
+        agent.invoke(question, {"configurable": {"thread_id": "agent-1"}})
+    log = gw.log
+    per_thread = {
+        "plain-1": (spend(log[:mark]), mark),
+        "agent-1": (spend(log[mark:]), len(log) - mark),
+    }
+    assert all(cost > 0 for cost, _ in per_thread.values())
+
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0, err
+    for thread, (cost, _) in per_thread.items():
+        [line] = [row for row in out.splitlines() if thread in row]
+        assert f"${cost:.6f}" in line, out
+    for thread, (cost, calls) in per_thread.items():
+        code, out, err = cli(capsys, "report", "--db", db, "--thread", thread)
+        assert code == 0, err
+        assert f"Cost by node: ${cost:.6f} ({calls} calls)" in out
+        assert f"Cost by model: ${cost:.6f} ({calls} calls)" in out
+        assert "not in the thread" not in out  # the stamp and the state agree
+    code, out, err = cli(capsys, "report", "--db", db)
+    assert code == 0, err
+    assert f"Cost by thread: ${gw.total_spend:.6f} ({len(log)} calls)" in out
+    assert not NOISE.search(out)
+
+
+def test_no_resume_hint_when_a_resume_cannot_help(
+    gw: LocalGateway,
+    policy_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    common = ["--policy", str(policy_file)]
+    hint = "langgraph-routing resume"
+    # a transient outage on a kept database: the hint is the way out
+    gw.add_fault("server_error", status=503, times=None)
+    code, _, err = cli(capsys, "run", "q", *common, "--base-url", gw.base_url, "--db", db)
+    assert code == 1
+    assert_one_error_line(err, hint)
+    # memory:// keeps nothing after the command
+    code, _, err = cli(capsys, "run", "q", *common, "--base-url", gw.base_url, "--db", "memory://")
+    assert code == 1
+    assert_one_error_line(err, "memory://")
+    assert hint not in err
+    gw.clear_faults()
+    # a 404: the URL is wrong; name it and --base-url
+    wrong = gw.base_url.replace("/v1", "/nope")
+    mark = len(gw.log)
+    code, _, err = cli(capsys, "run", "q", *common, "--base-url", wrong, "--db", db)
+    assert code == 1
+    assert_one_error_line(err, "404", wrong, "--base-url")
+    assert hint not in err
+    # a wrong key: a resume would fail the same way
+    monkeypatch.setenv(KEY_ENV, "sk-not-the-key")
+    code, _, err = cli(capsys, "run", "q", *common, "--base-url", gw.base_url, "--db", db)
+    assert code == 1
+    assert_one_error_line(err, "401", "api_key_env")
+    assert hint not in err and "sk-not-the-key" not in err
+    assert [r.status for r in gw.log[mark:]] == [401]  # the fault happened: one refused call
+
+
+def test_usage_errors_exit_2_without_class_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANGGRAPH_ROUTING_API_KEY", "sk-x")
+    bad_policy = tmp_path / "bad.yaml"
+    bad_policy.write_text("models: {}\ntasks: {plan: {model: nope}}\n", encoding="utf-8")
+    cases = [
+        ["run", "q", "--policy", str(bad_policy), "--base-url", "http://127.0.0.1:9/v1"],
+        ["runs", "--db", "mysql://u:pw@host/db"],
+        ["run", "q", "--budget", "lots"],
+        ["report", "--db", f"sqlite:///{tmp_path / 'missing.db'}"],
+    ]
+    for argv in cases:
+        code, _, err = cli(capsys, *argv)
+        assert code == 2, (argv, err)
+        assert_one_error_line(err)
+        assert not re.search(r"\b[A-Z][A-Za-z]*(Error|Exception)\b", err), err
+
+
+def test_thread_ids_and_models_print_literally(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    common = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    for thread in ("[/]", "[bold]x"):
+        code, out, err = cli(capsys, "run", QUESTION.question, *common, "--thread", thread)
+        assert code == 0, err
+        assert f"thread: {thread}" in out
+        assert not NOISE.search(out)
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0, err
+    assert "[/]" in out and "[bold]x" in out
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "[bold]x")
+    assert code == 0, err
+    assert "thread [bold]x: stop reason done" in out
+    assert SYNTH in out
+    code, out, err = cli(capsys, "report", "--db", db)
+    assert code == 0, err
+    assert "[/]" in out and "[bold]x" in out
+    assert f"Cost by thread: ${gw.total_spend:.6f}" in out and not NOISE.search(out)
+
+
+def test_money_is_rounded() -> None:
+    from langgraph_routing.cli._render import cost_text
+
+    assert cost_text(0.0012340000000000001) == "$0.001234"
+    assert cost_text(None) == "unknown"
+
+
+def test_report_names_failed_attempts_only_the_handler_saw(
+    gw: LocalGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node that raised loses its writes (its failed attempts are not in the state); the
+    handler attached to the checkpointer still counts them, and report says so with the same
+    total as runs."""
+    db = f"sqlite:///{tmp_path / 'gap.db'}"
+    handler = CostCallbackHandler()
+    config: Any = {"configurable": {"thread_id": "g1"}, "callbacks": [handler]}
+    with open_checkpointer(db, costs=handler) as cp:
+        graph = messages_graph(init_routing_model(base_url=gw.base_url, api_key=gw.master_key), cp)
+        gw.add_fault("server_error", status=503, times=None)
+        with pytest.raises(RoutesExhaustedError):
+            graph.invoke({"messages": [HumanMessage("hi")]}, config)
+        failed = len(gw.log)
+        assert failed >= 2 and all(r.status == 503 for r in gw.log)
+        gw.clear_faults()
+        graph.invoke(None, config)
+    calls = len(gw.log)
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0, err
+    assert f"${gw.total_spend:.6f}" in out
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "g1")
+    assert code == 0, err
+    assert "(1 calls)" in out  # the state holds the answer only
+    assert f"thread total (as `runs` shows): ${gw.total_spend:.6f} over {calls} calls" in out
+    assert f"{failed} call(s)" in out
+
+
+def test_report_counts_a_subagent_whose_messages_stay_in_its_namespace(
+    gw: LocalGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node that runs a subagent (as deepagents' task tool does) and keeps only its text: the
+    calls live in the subagent's checkpoints (their own ns); runs and report count them."""
+    db = f"sqlite:///{tmp_path / 'sub.db'}"
+    with open_checkpointer(db) as cp:
+        model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
+        subagent = messages_graph(model, None)
+
+        def delegate(state: MessagesState) -> dict[str, Any]:
+            result = subagent.invoke({"messages": [HumanMessage("research Kyoto")]})
+            return {"messages": [HumanMessage(f"subagent said: {result['messages'][-1].text}")]}
+
+        g = StateGraph(MessagesState)
+        g.add_node("delegate", delegate)
+        g.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
+        g.add_edge(START, "delegate")
+        g.add_edge("delegate", "agent")
+        g.add_edge("agent", END)
+        g.compile(checkpointer=cp).invoke(
+            {"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "sub-1"}}
+        )
+    assert len(gw.log) == 2
+    code, out, err = cli(capsys, "runs", "--db", db)
+    assert code == 0 and f"${gw.total_spend:.6f}" in out, out + err
+    code, out, err = cli(capsys, "report", "--db", db, "--thread", "sub-1")
+    assert code == 0, err
+    assert f"Cost by node: ${gw.total_spend:.6f} (2 calls)" in out

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypedDict
 
 import pytest
@@ -353,7 +354,7 @@ def test_failed_attempts_reach_the_ledger_when_the_call_raises(
 
 
 def test_key_echoed_by_a_gateway_is_scrubbed() -> None:
-    from langgraph_routing._route import _scrub
+    from langgraph_routing._secrets import scrub_chain
 
     class Echo(Exception):
         def __init__(self, message: str) -> None:
@@ -362,9 +363,79 @@ def test_key_echoed_by_a_gateway_is_scrubbed() -> None:
             self.body = {"error": {"message": message}}
 
     exc = Echo("LiteLLM Virtual Key expected. Received=sk-very-secret-key")
-    _scrub(exc, "sk-very-secret-key")
+    scrub_chain(exc, "sk-very-secret-key")
     assert "sk-very-secret-key" not in str(exc) + exc.message + repr(exc.body)
     assert "Received=***" in str(exc)
+
+
+class _EchoKey(BaseHTTPRequestHandler):
+    """A hostile gateway: answers with the caller's key in the error message."""
+
+    status = 401
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        key = str(self.headers.get("authorization", "")).removeprefix("Bearer ")
+        body = json.dumps(
+            {"error": {"message": f"invalid key {key}", "type": "auth_error", "code": "401"}}
+        ).encode()
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_an_echoed_key_is_nowhere_in_the_error_chain(status: int) -> None:
+    import threading
+    import traceback
+
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.tracers.base import BaseTracer
+
+    handler_cls = type("Echo", (_EchoKey,), {"status": status})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "sk-echoed-" + "x" * 24
+    seen: list[str] = []
+    runs: list[Any] = []
+
+    class Errors(BaseCallbackHandler):
+        def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+            seen.append("".join(traceback.format_exception(error)) + repr(error))
+
+    class Keep(BaseTracer):
+        def _persist_run(self, run: Any) -> None:
+            runs.append(run)
+
+    try:
+        model = init_routing_model(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", api_key=secret
+        )
+        with pytest.raises(Exception) as info:
+            model.with_task("plan").invoke("hi", {"callbacks": [Errors(), Keep()]})
+    finally:
+        server.shutdown()
+    text = "".join(traceback.format_exception(info.value))
+    chain: list[BaseException] = []
+    node: BaseException | None = info.value
+    while node is not None:
+        chain.append(node)
+        node = node.__cause__ or node.__context__
+    assert len(chain) >= 2  # the openai error is chained, and scrubbed too
+    assert "***" in text and secret not in text
+    for exc in chain:
+        for holder in (getattr(exc, "request", None), getattr(exc, "response", None)):
+            if holder is not None:
+                assert secret not in str(dict(getattr(holder, "headers", {}) or {}))
+    assert seen and all(secret not in s for s in seen)
+    assert runs and all(secret not in json.dumps(r.dict(), default=str) for r in runs)
 
 
 def test_token_counting_methods_are_offline() -> None:

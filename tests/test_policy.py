@@ -162,8 +162,12 @@ def test_select_upgrades_and_reports_reason() -> None:
     choice = policy.select("tool_select", 110_000)
     assert (choice.model, choice.upgraded_from) == ("gpt-4o", "gpt-4o-mini")
     assert "gpt-4o-mini -> gpt-4o" in choice.reason
-    with pytest.raises(ContextTooLargeError):
-        policy.select("tool_select", 126_000)
+    # as a provider would: a prompt that leaves less room than the reserve gets what is left
+    cut = policy.select("tool_select", 126_000)
+    assert (cut.model, cut.reserved_output) == ("gpt-4o", 2_000)
+    assert "output cut to 2000 tokens" in cut.reason
+    with pytest.raises(ContextTooLargeError, match="gpt-4o's window is 128000"):
+        policy.select("tool_select", 128_000)
 
 
 def test_on_error_table() -> None:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from langgraph_routing import RoutingPolicy
-from langgraph_routing._demo_run import request_origin
+from langgraph_routing.cli._demo_run import request_origin
 from langgraph_routing.demo import DEMO_QUESTIONS
 from langgraph_routing.testing import LocalGateway
 

@@ -14,7 +14,7 @@ from langgraph_routing.testing import _wire as wire
 from langgraph_routing.testing._config import GatewayModel, VirtualKey, hash_key
 from langgraph_routing.testing._faults import Fault, FaultTable
 from langgraph_routing.testing._ledger import Ledger
-from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord
+from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord, request_fields
 from langgraph_routing.testing._replies import synthesize_reply
 from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
@@ -191,6 +191,7 @@ class App:
                 cost_usd=call.cost,
                 started_at=call.started_at,
                 path=call.request.path,
+                **request_fields(body),
             )
         )
 
@@ -337,7 +338,8 @@ class App:
         params: Mapping[str, Any],
     ) -> Outcome:
         body = call.body
-        reply = self.ledger.next_script(model.name) or synthesize_reply(body)
+        task, node = _tagged(call.request.headers.get("x-litellm-tags", ""))
+        reply = self.ledger.next_script(model.name, task, node) or synthesize_reply(body)
         call.completion_tokens = reply.completion_tokens()
         call.cost = model.cost(call.prompt_tokens, call.completion_tokens)
         call.key_spend = self.ledger.charge(call.key, _user(body), call.cost)
@@ -398,3 +400,13 @@ def _cost_value(value: Any) -> float | str | None:
     except ValueError:
         return str(value)
     return number if number == number and abs(number) != float("inf") else str(value)
+
+
+def _tagged(tags: str) -> tuple[str | None, str | None]:
+    """``(task, node)`` from an ``x-litellm-tags`` header (``task:plan,node:planner``)."""
+    found: dict[str, str] = {}
+    for tag in tags.split(","):
+        name, _, value = tag.strip().partition(":")
+        if value:
+            found.setdefault(name, value)
+    return found.get("task"), found.get("node")

@@ -224,9 +224,18 @@ class LocalGateway:
         """Remove every fault rule."""
         self._faults.clear()
 
-    def script(self, model: str, replies: list[str | dict[str, Any]]) -> None:
+    def script(
+        self,
+        model: str,
+        replies: list[str | dict[str, Any]],
+        *,
+        task: str | None = None,
+        node: str | None = None,
+    ) -> None:
         """Queue the next replies of ``model``: a string is the content, a dict a raw assistant
-        message (e.g. with ``tool_calls``). Scripts win over synthesized replies.
+        message (e.g. with ``tool_calls``). Scripts win over synthesized replies. With ``task``
+        and/or ``node`` the replies go only to requests tagged so (``x-litellm-tags``, which a
+        RoutingChatModel sends); the most specific queue answers first.
 
         >>> gw = LocalGateway()
         >>> gw.script("gpt-4o", ["first", {"content": None, "tool_calls": [
@@ -247,7 +256,7 @@ class LocalGateway:
                 raise GatewayConfigError(
                     f"script: reply {i} is not a valid message: {exc!r}"
                 ) from exc
-        self._ledger.add_script(model, converted)
+        self._ledger.add_script(model, converted, task, node)
 
     def release_holds(self) -> None:
         """Let every request held by a ``hang`` fault continue."""

@@ -16,6 +16,9 @@ __all__ = ["Ledger"]
 _WINDOW_S = 60.0
 
 
+ScriptKey = tuple[str, str | None, str | None]
+
+
 class Ledger:
     """Everything a call changes, behind one lock."""
 
@@ -28,7 +31,8 @@ class Ledger:
         self._key_sum: defaultdict[str, float] = defaultdict(float)
         self._charges: list[float] = []
         self._windows: defaultdict[str, deque[float]] = defaultdict(deque)
-        self._scripts: defaultdict[str, deque[Reply]] = defaultdict(deque)
+        # scripted replies per (model, task, node); None matches any
+        self._scripts: defaultdict[ScriptKey, deque[Reply]] = defaultdict(deque)
 
     def reset(self) -> None:
         with self._lock:
@@ -97,15 +101,25 @@ class Ledger:
             return True, len(window)
 
     # --- scripts ---------------------------------------------------------------------------
-    def add_script(self, model: str, replies: list[Reply]) -> None:
+    def add_script(
+        self, model: str, replies: list[Reply], task: str | None = None, node: str | None = None
+    ) -> None:
         with self._lock:
-            self._scripts[model].extend(replies)
+            self._scripts[(model, task, node)].extend(replies)
 
-    def next_script(self, model: str) -> Reply | None:
+    def next_script(
+        self, model: str, task: str | None = None, node: str | None = None
+    ) -> Reply | None:
+        """The next scripted reply for a request: the most specific queue first (model + task
+        + node, model + task, model + node, model)."""
         with self._lock:
-            queue = self._scripts.get(model)
+            for key in ((model, task, node), (model, task, None), (model, None, node)):
+                queue = self._scripts.get(key)
+                if queue:
+                    return queue.popleft()
+            queue = self._scripts.get((model, None, None))
             return queue.popleft() if queue else None
 
     def pending_scripts(self, model: str) -> int:
         with self._lock:
-            return len(self._scripts.get(model, ()))
+            return sum(len(q) for (m, _t, _n), q in self._scripts.items() if m == model)

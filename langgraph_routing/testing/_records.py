@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from langgraph_routing.testing._config import hash_key, key_label
 
-__all__ = ["LOGGED_HEADERS", "RequestRecord"]
+__all__ = ["LOGGED_HEADERS", "RequestRecord", "request_fields"]
 
 LOGGED_HEADERS = (
     "x-litellm-tags",
@@ -50,11 +51,39 @@ class RequestRecord:
     cost_usd: float | None
     started_at: float
     path: str = "/v1/chat/completions"
+    max_tokens: int | None = None
+    """``max_tokens`` (or ``max_completion_tokens``) of the request body."""
+    parallel_tool_calls: bool | None = None
+    tool_choice: Any = field(default=None, hash=False)
+    response_format: str | None = None
+    """The ``response_format`` type (``json_schema``, ``json_object``...), if any."""
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
         if self.key_alias is None and self.key is not None:
             object.__setattr__(self, "key_alias", key_label(self.key))
+
+    def _tag(self, prefix: str) -> str | None:
+        for tag in self.headers.get("x-litellm-tags", "").split(","):
+            if tag.startswith(prefix):
+                return tag[len(prefix) :]
+        return None
+
+    @property
+    def task(self) -> str | None:
+        """The task the caller tagged the request with (``x-litellm-tags: task:...``)."""
+        return self._tag("task:")
+
+    @property
+    def node(self) -> str | None:
+        """The graph node the caller tagged the request with."""
+        return self._tag("node:")
+
+    @property
+    def agent(self) -> str | None:
+        """The agent the caller tagged the request with (absent when it is the node)."""
+        return self._tag("agent:")
 
     @property
     def key_hash(self) -> str | None:
@@ -74,3 +103,27 @@ class RequestRecord:
             f"prompt_tokens={self.prompt_tokens}, completion_tokens={self.completion_tokens}, "
             f"cost_usd={self.cost_usd!r})"
         )
+
+
+def request_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request-body fields a :class:`RequestRecord` keeps (never a key or a message).
+
+    >>> request_fields({"max_completion_tokens": 64, "parallel_tool_calls": False,
+    ...                 "response_format": {"type": "json_schema"}})["max_tokens"]
+    64
+    """
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    parallel = body.get("parallel_tool_calls")
+    response_format = body.get("response_format")
+    temperature = body.get("temperature")
+    return {
+        "max_tokens": max_tokens if isinstance(max_tokens, int) else None,
+        "parallel_tool_calls": parallel if isinstance(parallel, bool) else None,
+        "tool_choice": body.get("tool_choice"),
+        "response_format": (
+            str(response_format.get("type"))
+            if isinstance(response_format, Mapping) and response_format.get("type")
+            else None
+        ),
+        "temperature": float(temperature) if isinstance(temperature, int | float) else None,
+    }

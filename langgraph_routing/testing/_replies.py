@@ -97,6 +97,9 @@ class Reply:
         return n
 
 
+_EXPRESSION_PARAMS = ("expression", "expr", "formula", "equation", "calculation")
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -135,7 +138,10 @@ def _tool_functions(tools: Any) -> list[Mapping[str, Any]]:
 
 
 def _pick_tool(functions: list[Mapping[str, Any]], text: str) -> Mapping[str, Any]:
+    """The tool a model would pick: its name and description against the request's words, a
+    tool taking an expression for arithmetic, ties to the first listed."""
     wanted = _words(text)
+    has_expression = TextFacts(text).expression is not None
     best, best_score = functions[0], -1.0
     for fn in functions:
         name_words = _words(str(fn["name"]))
@@ -143,6 +149,11 @@ def _pick_tool(functions: list[Mapping[str, Any]], text: str) -> Mapping[str, An
         score = 3.0 * len(name_words & wanted) + len(desc_words & wanted)
         if str(fn["name"]).lower() in text.lower():
             score += 10
+        params = (fn.get("parameters") or {}).get("properties") or {}
+        if has_expression and any(
+            word in str(p).lower() for p in params for word in _EXPRESSION_PARAMS
+        ):
+            score += 5
         if score > best_score:
             best, best_score = fn, score
     return best

@@ -15,6 +15,63 @@ _EXPRESSION = re.compile(
 )
 _QUOTED = re.compile(r"\"([^\"]+)\"|'([^']{2,})'|“([^”]+)”")
 _EXPRESSION_NAMES = ("expression", "expr", "query", "formula", "equation", "calculation", "math")
+_PROPER_NAMES = ("city", "country", "place", "location", "name", "person", "company", "entity")
+_PHRASE_NAMES = ("topic", "subject", "keyword", "term", "search")
+_WHOLE_NAMES = ("question", "query", "description", "request", "task", "prompt", "instructions")
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z'-]+(?:\s+[A-Z][a-zA-Z'-]+)*)")
+_CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
+_COMMON = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "and",
+        "or",
+        "with",
+        "about",
+        "from",
+        "by",
+        "many",
+        "much",
+        "does",
+        "do",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "please",
+        "tell",
+        "me",
+        "give",
+        "find",
+        "show",
+        "list",
+        "explain",
+        "ask",
+        "people",
+        "live",
+    ]
+)
 _MAX_DEPTH = 8
 
 
@@ -33,8 +90,29 @@ class TextFacts:
         self.quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(self.text)]
         found = [m.group(0).strip() for m in _EXPRESSION.finditer(self.text)]
         self.expression = _balance(max(found, key=len)) if found else None
+        self.proper = [m.group(1) for m in _PROPER.finditer(self.text)]
         self._next_number = 0
         self._next_quoted = 0
+        self._next_proper = 0
+
+    def take_proper(self) -> str | None:
+        """The next proper noun phrase (capitalised words not opening a sentence)."""
+        if self._next_proper < len(self.proper):
+            self._next_proper += 1
+            return self.proper[self._next_proper - 1]
+        return self.proper[-1] if self.proper else None
+
+    def phrase(self) -> str:
+        """The request's subject: its proper nouns, else its last content words."""
+        if self.proper:
+            return " ".join(self.proper)
+        words = [w for w in _CONTENT_WORD.findall(self.text) if w.lower() not in _COMMON]
+        return " ".join(words[-3:]) or self.text
+
+    def mentions(self, field: str) -> bool:
+        """Whether the text speaks of a field (any word of its name, by stem)."""
+        words = [w for w in re.split(r"[_\W]+", field.lower()) if len(w) > 3]
+        return any(re.search(rf"\b{re.escape(w[:5])}", self.lower) for w in words)
 
     @property
     def numbers_left(self) -> int:
@@ -161,6 +239,12 @@ def _fill_string(name: str, schema: Mapping[str, Any], facts: TextFacts) -> str:
         value = facts.expression
     if value is None:
         value = facts.take_quoted()
+    if value is None and any(word in lname for word in _PROPER_NAMES):
+        value = facts.take_proper()
+    if value is None and any(word in lname for word in _PHRASE_NAMES):
+        value = facts.phrase()
+    if value is None and any(word in lname for word in _WHOLE_NAMES):
+        value = facts.text or None
     if value is None and isinstance(schema.get("default"), str):
         value = schema["default"]
     if value is None:
@@ -242,9 +326,11 @@ def fill_schema(
         return values
     if kind in ("number", "integer"):
         return _fill_number(s, facts, integer=kind == "integer")
-    if kind == "boolean":
+    if kind == "boolean":  # true when the request speaks of the field, else its default / false
         default = s.get("default")
-        return default if isinstance(default, bool) else True
+        if facts.mentions(name):
+            return True
+        return default if isinstance(default, bool) else False
     if kind == "null":
         return None
     return _fill_string(name, s, facts)

@@ -31,12 +31,12 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_routing._checkpoint_open import open_checkpointer
 from langgraph_routing._errors import RoutesExhaustedError, RoutingError
 from langgraph_routing._graph import create_routing_agent
 from langgraph_routing._policy import AgentTask, RoutingPolicy
 from langgraph_routing._report import CostReport, Savings
-from langgraph_routing._threads import list_threads, resume_thread, short_error
+from langgraph_routing.checkpointing._open import open_checkpointer
+from langgraph_routing.checkpointing._threads import list_threads, resume_thread, short_error
 from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS, DemoQuestion
 from langgraph_routing.testing import LocalGateway, RequestRecord
 

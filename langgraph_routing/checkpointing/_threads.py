@@ -21,7 +21,7 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
-from langgraph_routing._checkpoint import routing_summary
+from langgraph_routing.checkpointing._adapter import routing_summary
 
 __all__ = [
     "ResumeOutcome",
@@ -90,6 +90,8 @@ class ThreadInfo:
     last_error: str | None
     unknown_cost_calls: int = 0
     next_nodes: tuple[str, ...] = ()
+    calls: int = 0
+    """Gateway calls counted in ``cost_usd`` (failed attempts included)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-safe dict (tuples become lists)."""
@@ -170,10 +172,15 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
         if stale_after is not None and age is not None and age > stale_after:
             status = "failed"
             last_error = f"no new checkpoint for {age:.0f}s: the process running it stopped?"
-    summary = routing_summary(tup.checkpoint.get("channel_values") or {})
     meta: dict[str, Any] = dict(tup.metadata or {})
-    if not summary:  # ledger not in the values (e.g. a delta channel): use the stamped metadata
+    if "routing_cost_usd" in meta:
+        # Stamped by RoutingCheckpointer: the thread's cost merged from the ledger or the
+        # messages and the attached handler (failed attempts included).
         summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
+    else:  # a plain saver: read this checkpoint's values (ledger, else routed messages)
+        summary = routing_summary(tup.checkpoint.get("channel_values") or {})
+        if not summary:
+            summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
     cost = summary.get("routing_cost_usd")
     stop = summary.get("routing_stop_reason")
     step = meta.get("step")
@@ -188,6 +195,7 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
         last_error=last_error,
         unknown_cost_calls=int(summary.get("routing_unknown_cost_calls") or 0),
         next_nodes=next_nodes,
+        calls=int(summary.get("routing_calls") or 0),
     )
 
 
@@ -291,9 +299,14 @@ def _failed_ids(infos: list[ThreadInfo]) -> Iterator[str]:
 
 
 def resume_failed(
-    graph: Runnable[Any, Any], checkpointer: BaseCheckpointSaver[Any], **config: Any
+    graph: Runnable[Any, Any],
+    checkpointer: BaseCheckpointSaver[Any],
+    *,
+    thread_ids: Iterable[str] | None = None,
+    **config: Any,
 ) -> list[ResumeOutcome]:
-    """Resume every failed thread of ``checkpointer``, one after the other.
+    """Resume every failed thread of ``checkpointer`` (or those of ``thread_ids``), one after
+    the other.
 
     A thread that fails again is reported (``ok=False``, short secret-free ``error``) and the
     others still run.
@@ -304,7 +317,8 @@ def resume_failed(
             print(outcome.thread_id, outcome.ok, outcome.status, outcome.error)
     """
     outcomes: list[ResumeOutcome] = []
-    for thread_id in list(_failed_ids(list_threads(checkpointer))):
+    ids = list(_failed_ids(list_threads(checkpointer))) if thread_ids is None else thread_ids
+    for thread_id in ids:
         try:
             resume_thread(graph, thread_id, **config)
         except Exception as exc:

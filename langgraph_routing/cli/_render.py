@@ -9,15 +9,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from langgraph_routing._demo_run import DemoOutage, DemoResult, DemoRun
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
-from langgraph_routing._threads import ThreadInfo
+from langgraph_routing.checkpointing._threads import ThreadInfo
+from langgraph_routing.cli._demo_run import DemoOutage, DemoResult, DemoRun
 
 __all__ = [
     "DemoPrinter",
     "cost_text",
+    "costs_table",
+    "plain",
     "print_costs",
     "print_demo_summary",
     "step_line",
@@ -30,8 +33,18 @@ _NO = "[red]✗[/red]"
 
 
 def cost_text(value: Any) -> str:
-    """``$0.000123`` or ``unknown`` (never 0 for an unknown cost)."""
+    """``$0.000123`` (rounded, never float noise) or ``unknown`` (never 0 for an unknown cost).
+
+    >>> cost_text(0.0012340000000000001), cost_text(None), cost_text(2)
+    ('$0.001234', 'unknown', '$2.000000')
+    """
     return "unknown" if value is None else f"${float(value):.6f}"
+
+
+def plain(value: Any) -> Text:
+    """A value as literal text: ``[bold]`` or ``[/]`` in a thread id or model name is printed
+    as is, never read as rich markup."""
+    return Text("-" if value is None else str(value))
 
 
 def step_line(step: Mapping[str, Any]) -> str:
@@ -55,10 +68,10 @@ def steps_table(steps: Sequence[Mapping[str, Any]], title: str = "Routing steps"
     for i, step in enumerate(steps, 1):
         table.add_row(
             str(i),
-            str(step.get("node")),
-            str(step.get("task")),
-            str(step.get("model")),
-            escape(str(step.get("reason") or "")),
+            plain(step.get("node")),
+            plain(step.get("task")),
+            plain(step.get("model")),
+            plain(step.get("reason") or ""),
             str(step.get("attempts") or 1),
             cost_text(step.get("cost_usd")),
         )
@@ -67,7 +80,7 @@ def steps_table(steps: Sequence[Mapping[str, Any]], title: str = "Routing steps"
 
 def threads_table(infos: Iterable[ThreadInfo], title: str) -> Table:
     """``list_threads`` as a table."""
-    table = Table(title=title)
+    table = Table(title=plain(title))
     for name in ("thread", "status", "cost (USD)", "stop reason", "models", "steps", "updated"):
         table.add_column(name, justify="right" if name in ("cost (USD)", "steps") else "left")
     colors = {"done": "green", "failed": "red", "interrupted": "yellow", "running": "blue"}
@@ -76,23 +89,53 @@ def threads_table(infos: Iterable[ThreadInfo], title: str) -> Table:
         if info.last_error:
             status += f"\n[dim]{escape(info.last_error[:80])}[/dim]"
         table.add_row(
-            info.thread_id,
+            plain(info.thread_id),
             status,
             cost_text(info.cost_usd),
-            info.stop_reason or "-",
-            ", ".join(info.models) or "-",
+            plain(info.stop_reason or "-"),
+            plain(", ".join(info.models) or "-"),
             "-" if info.steps is None else str(info.steps),
             (info.updated_at or "-")[:19].replace("T", " "),
         )
     return table
 
 
+def costs_table(report: CostReport, by: str = "node") -> Table:
+    """``report.breakdown(by)`` as a table; keys (threads, models, nodes) printed literally."""
+    table = Table(title=plain(f"Cost by {by}: {report.total_text} ({report.calls} calls)"))
+    table.add_column(by)
+    for name in ("calls", "prompt tok", "completion tok", "cost (USD)", "share"):
+        table.add_column(name, justify="right")
+    total = report.total_usd
+    for row in report.breakdown(by):
+        share = "-" if row.unknown == row.calls else f"{row.share:.1%}"
+        table.add_row(
+            plain(row.key),
+            str(row.calls),
+            str(row.prompt_tokens),
+            str(row.completion_tokens),
+            row.cost_text,
+            share,
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        str(report.calls),
+        str(report.prompt_tokens),
+        str(report.completion_tokens),
+        report.total_text,
+        "100.0%" if total > 0 else "-",
+        style="bold",
+    )
+    return table
+
+
 def print_costs(
     console: Console, report: CostReport, by: Sequence[str] = ("node", "model")
 ) -> None:
-    """CostReport tables, one per grouping key."""
+    """Cost tables, one per grouping key."""
     for key in by:
-        console.print(report.to_table(by=key))
+        console.print(costs_table(report, by=key))
 
 
 def policy_table(policy: RoutingPolicy) -> Table:
@@ -113,7 +156,7 @@ def policy_table(policy: RoutingPolicy) -> Table:
 
 
 class DemoPrinter:
-    """Receives :func:`~langgraph_routing._demo_run.run_demo` events and prints them as they
+    """Receives :func:`~langgraph_routing.cli._demo_run.run_demo` events and prints them as they
     happen, under a status spinner."""
 
     def __init__(self, console: Console, policy: RoutingPolicy) -> None:
@@ -142,7 +185,7 @@ class DemoPrinter:
         self.status.update(f"Question {n}/{total}…")
         self.console.print(
             f"\n[bold][{n}/{total}] {escape(data['question'])}[/bold]  [dim]thread "
-            f"{data['thread_id']}[/dim]"
+            f"{escape(str(data['thread_id']))}[/dim]"
         )
         if data["fault"]:
             self.console.print(f"  [yellow]⚡ injected: {escape(data['fault'])}[/yellow]")
@@ -240,8 +283,8 @@ def print_demo_summary(console: Console, result: DemoResult) -> None:
         else "\n[bold]Saving[/bold]: nothing to compare"
     )
     c.print(
-        f"[bold]Ledger[/bold] total {result.ledger_total_usd!r} USD, "
-        f"gateway spend {result.gateway_spend_usd!r} USD "
+        f"[bold]Ledger[/bold] total {cost_text(result.ledger_total_usd)}, "
+        f"gateway spend {cost_text(result.gateway_spend_usd)} "
         f"({len(result.gateway_log)} gateway requests)"
     )
     outage = result.outage

@@ -9,6 +9,7 @@ from the environment and never printed.
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 import traceback
@@ -18,10 +19,22 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
-from langgraph_routing._checkpoint import RoutingCheckpointer
-from langgraph_routing._checkpoint_open import open_checkpointer, redact_url
-from langgraph_routing._cli_common import (
+from langgraph_routing._budget import check_budget
+from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
+from langgraph_routing._policy import RoutingPolicy
+from langgraph_routing._report import CostReport
+from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
+from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
+from langgraph_routing.checkpointing._threads import (
+    ThreadInfo,
+    list_threads,
+    resume_failed,
+    short_error,
+    thread_info,
+)
+from langgraph_routing.cli._common import (
     DEFAULT_DB,
     META_BUDGET,
     META_CRITIQUE,
@@ -35,11 +48,8 @@ from langgraph_routing._cli_common import (
     print_outcome,
     require_db,
     thread_config,
+    thread_entries,
 )
-from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
-from langgraph_routing._policy import RoutingPolicy
-from langgraph_routing._report import CostReport
-from langgraph_routing._threads import list_threads, resume_failed, short_error
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -97,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thread", metavar="ID", help="thread id (default: a new one)")
     p.add_argument("--resume", action="store_true", help="resume --thread instead of asking")
     p.add_argument(
-        "--budget", metavar="USD", type=float, help="stop before a call that could pass it"
+        "--budget", metavar="USD", type=_usd, help="stop before a call that could pass it"
     )
     p.add_argument("--critique", action="store_true", help="add the critique step")
     _db_arg(p)
@@ -118,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-failed", action="store_true", help="resume every failed thread")
     _add_gateway_args(p)
     p.add_argument("--critique", action="store_true", default=None, help="graph with critique")
-    p.add_argument("--budget", metavar="USD", type=float, help="budget of the rebuilt graph")
+    p.add_argument("--budget", metavar="USD", type=_usd, help="budget of the rebuilt graph")
     _db_arg(p)
     p.set_defaults(handler=_cmd_resume)
 
@@ -139,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import DemoPrinter, print_demo_summary
-    from langgraph_routing._demo_run import run_demo
+    from langgraph_routing.cli._demo_run import run_demo
+    from langgraph_routing.cli._render import DemoPrinter, print_demo_summary
     from langgraph_routing.demo import DEMO_QUESTIONS
 
     n = args.questions
@@ -177,6 +187,18 @@ def _cmd_run(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _usd(text: str) -> float:
+    """A ``--budget`` value: a finite number of USD >= 0 (else a usage error, exit 2)."""
+    try:
+        value = check_budget(float(text), "--budget")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of USD >= 0, got {text!r}"
+        ) from None
+    assert value is not None
+    return value
+
+
 def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
     from langgraph_routing.testing import serve
 
@@ -192,15 +214,15 @@ def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import threads_table
+    from langgraph_routing.cli._render import threads_table
 
     require_db(args.db)
     with open_checkpointer(args.db) as cp:
         infos = list_threads(cp)
     if not infos:
-        out.print(f"no threads in {escape(redact_url(args.db))}")
+        out.print(Text(f"no threads in {redact_url(args.db)}"))
         return 0
-    out.print(threads_table(infos, title=f"Threads in {escape(redact_url(args.db))}"))
+    out.print(threads_table(infos, title=f"Threads in {redact_url(args.db)}"))
     return 0
 
 
@@ -219,7 +241,7 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
             raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
         info = next(i for i in list_threads(cp) if i.thread_id == args.thread)
         if info.status == "done":
-            out.print(f"thread {args.thread} is done: nothing to resume")
+            out.print(Text(f"thread {args.thread} is done: nothing to resume"))
             return 0
         meta = dict(latest.metadata or {})
         critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
@@ -227,9 +249,13 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
         graph = build_graph(cp, policy, base_url, budget=budget, critique=critique)
         before = len(graph.get_state(thread_config(args.thread)).values.get("routing") or [])
         out.print(
-            f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
+            Text(
+                f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
+            )
         )
-        values = execute(out, graph, None, args.thread, args.db, base_url, {})
+        # the budget (and critique) live with the thread until changed explicitly
+        kept = {META_CRITIQUE: critique, META_BUDGET: budget}
+        values = execute(out, graph, None, args.thread, args.db, base_url, kept)
         print_outcome(out, values, args.thread, before)
     return 0
 
@@ -237,16 +263,25 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
 def _resume_all(
     args: argparse.Namespace, out: Console, cp: RoutingCheckpointer, policy: RoutingPolicy, url: str
 ) -> int:
-    graph = build_graph(cp, policy, url, budget=args.budget, critique=bool(args.critique))
     with out.status("Resuming failed threads…"):
-        outcomes = resume_failed(graph, cp)
+        outcomes = []
+        for info in [i for i in list_threads(cp) if i.status == "failed"]:
+            # each thread keeps the budget and critique it was run with, unless given here
+            latest = latest_checkpoint(cp, info.thread_id)
+            meta = dict(latest.metadata or {}) if latest is not None else {}
+            budget = args.budget if args.budget is not None else meta.get(META_BUDGET)
+            critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
+            graph = build_graph(cp, policy, url, budget=budget, critique=critique)
+            kept = {"metadata": {META_CRITIQUE: critique, META_BUDGET: budget}}
+            outcomes += resume_failed(graph, cp, thread_ids=[info.thread_id], **kept)
     if not outcomes:
         out.print("no failed threads")
         return 0
     for o in outcomes:
         mark = "[green]✓[/green]" if o.ok else "[red]✗[/red]"
         out.print(
-            f"{mark} {o.thread_id}: {o.status}" + (f" ({escape(o.error)})" if o.error else "")
+            f"{mark} {escape(o.thread_id)}: {o.status}"
+            + (f" ({escape(o.error)})" if o.error else "")
         )
     failed = [o.thread_id for o in outcomes if not o.ok]
     if failed:
@@ -257,29 +292,53 @@ def _resume_all(
 
 
 def _cmd_report(args: argparse.Namespace, out: Console) -> int:
-    from langgraph_routing._cli_render import print_costs, steps_table
+    from langgraph_routing.cli._render import print_costs, steps_table
 
     require_db(args.db)
     with open_checkpointer(args.db) as cp:
-        graph = build_graph(cp, RoutingPolicy.default(), None)
         if args.thread:
-            if latest_checkpoint(cp, args.thread) is None:
+            tup = latest_checkpoint(cp, args.thread)
+            if tup is None:
                 raise CliError(f"unknown thread {args.thread!r} in {redact_url(args.db)}")
-            values = graph.get_state(thread_config(args.thread)).values
-            report = CostReport(values.get("costs") or [])
-            out.print(f"thread {args.thread}: stop reason {values.get('stop_reason') or '-'}")
-            out.print(steps_table(list(values.get("routing") or [])))
-            print_costs(out, report)
+            values = tup.checkpoint.get("channel_values") or {}
+            entries = thread_entries(cp, args.thread)
+            stop = values.get("stop_reason") or "-"
+            out.print(Text(f"thread {args.thread}: stop reason {stop}"))
+            if values.get("routing"):
+                out.print(steps_table(list(values["routing"])))
+            print_costs(out, CostReport(entries))
+            _print_gap(out, CostReport(entries), [thread_info(tup)])
             return 0
-        threads = [i.thread_id for i in list_threads(cp)]
-        if not threads:
-            out.print(f"no threads in {escape(redact_url(args.db))}")
+        infos = list_threads(cp)
+        if not infos:
+            out.print(Text(f"no threads in {redact_url(args.db)}"))
             return 0
-        entries = [
-            e for t in threads for e in graph.get_state(thread_config(t)).values.get("costs") or []
-        ]
-    print_costs(out, CostReport(entries), by=("thread", "node", "model"))
+        entries = [e for info in infos for e in thread_entries(cp, info.thread_id)]
+    report = CostReport(entries)
+    print_costs(out, report, by=("thread", "node", "model"))
+    _print_gap(out, report, infos)
     return 0
+
+
+def _print_gap(out: Console, report: CostReport, infos: Sequence[ThreadInfo]) -> None:
+    """Say what the checkpoints' cost stamp (what ``runs`` shows) counts beyond the state:
+    calls the attached cost handler saw that the state could not keep (failed attempts of a
+    node that raised). Silent when both agree."""
+    from langgraph_routing.cli._render import cost_text
+
+    stamped = [i for i in infos if i.calls]
+    if not stamped:
+        return
+    calls = sum(i.calls for i in infos)
+    total = math.fsum(i.cost_usd or 0.0 for i in infos)
+    if calls == report.calls and abs(total - report.total_usd) <= 1e-12:
+        return
+    out.print(
+        f"thread total (as `runs` shows): {cost_text(total)} over {calls} calls; "
+        f"{max(calls - report.calls, 0)} call(s), {cost_text(max(total - report.total_usd, 0.0))}, "
+        "are not in the thread's states (failed attempts of a node that raised, seen by the "
+        "cost handler, or messages removed since)"
+    )
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -305,7 +364,7 @@ def _console() -> Console:
 
 
 def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -> int:
-    """Run the command; returns the exit code (``langgraph-routing = _cli:main``)."""
+    """Run the command; returns the exit code (the ``langgraph-routing`` console script)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
@@ -325,10 +384,13 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
 
 
 def _one_line(exc: BaseException) -> str:
-    """The error as one secret-free line (our own messages are kept whole)."""
+    """The error as one secret-free line. Our own errors (usage, configuration, routing) are
+    their message alone, without a Python class name; anything else keeps its class name."""
+    from langgraph_routing.testing import GatewayConfigError
+
     if isinstance(exc, CliError):
-        text = str(exc)
-    elif isinstance(exc, RoutingError):
+        text = str(exc)  # ours, already secret-free (and kept whole: it carries the hints)
+    elif isinstance(exc, RoutingError | GatewayConfigError):
         text = short_error(str(exc))
     else:
         text = short_error(exc)

@@ -3,18 +3,19 @@
 :class:`RoutingCheckpointer` wraps any LangGraph ``BaseCheckpointSaver``. It delegates every
 method to the wrapped saver, gives sync-only savers working async methods (and async-only
 savers their own sync bridge), and stamps each checkpoint's metadata with a small JSON-safe
-cost summary read from the ``costs`` ledger channel and the ``stop_reason`` channel, so that
+cost summary of the thread, for any graph state (the ``costs`` ledger channel, else the routing
+records on the AIMessages, merged with an attached ``CostCallbackHandler``; see ``_summary``),
+and the ``stop_reason`` channel, so that
 ``checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"})`` works on any
 backend. Nothing else from the state is ever copied into metadata.
 
-Opening a checkpointer from a URL lives in ``_checkpoint_open``; thread listing and resuming
+Opening a checkpointer from a URL lives in ``_open``; thread listing and resuming
 in ``_threads``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -28,7 +29,14 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 
+from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._errors import CheckpointerError
+from langgraph_routing.checkpointing._summary import (
+    LEDGER_CHANNEL,
+    STOP_REASON_CHANNEL,
+    state_summary,
+)
+from langgraph_routing.checkpointing._thread_costs import ThreadCosts
 
 __all__ = [
     "LEDGER_CHANNEL",
@@ -39,72 +47,37 @@ __all__ = [
     "routing_summary",
 ]
 
-LEDGER_CHANNEL = "costs"
-"""Name of the state channel holding the cost ledger (a list of entries)."""
-
-STOP_REASON_CHANNEL = "stop_reason"
-"""Name of the state channel holding why a run stopped."""
-
 METADATA_KEYS = (
     "routing_cost_usd",
     "routing_unknown_cost_calls",
     "routing_models",
+    "routing_calls",
     "routing_stop_reason",
 )
 """The only metadata keys the adapter ever writes."""
 
 
-def _field(entry: Any, name: str) -> Any:
-    if isinstance(entry, Mapping):
-        return entry.get(name)
-    return getattr(entry, name, None)
+def _stop_reason(channel_values: Mapping[str, Any]) -> dict[str, Any]:
+    stop = channel_values.get(STOP_REASON_CHANNEL)
+    return {"routing_stop_reason": stop[:200]} if isinstance(stop, str) else {}
 
 
 def routing_summary(channel_values: Mapping[str, Any]) -> dict[str, Any]:
-    """Summarise the ledger and stop reason of a checkpoint's channel values.
+    """Summarise the cost and stop reason of one checkpoint's channel values.
 
-    Returns an empty dict when neither channel exists. Only numbers, model names and the stop
+    Cost comes from the ``costs`` ledger channel when there is one, otherwise from the routing
+    records of the AIMessages in any message-list channel (deduplicated by call id). Returns an
+    empty dict when there is neither (nor a stop reason). Only numbers, model names and the stop
     reason are read: nothing else of the state can leak into metadata.
 
-    >>> routing_summary({"costs": [{"model": "m", "cost_usd": 0.25}, {"model": "n",
-    ...                  "cost_usd": None}], "stop_reason": "done", "messages": ["hi"]})
+    >>> routing_summary({"costs": [{"call_id": "a", "model": "m", "cost_usd": 0.25},
+    ...                  {"call_id": "b", "model": "n", "cost_usd": None}],
+    ...                  "stop_reason": "done", "messages": ["hi"]})
     ... # doctest: +NORMALIZE_WHITESPACE
     {'routing_cost_usd': 0.25, 'routing_unknown_cost_calls': 1,
-     'routing_models': ['m', 'n'], 'routing_stop_reason': 'done'}
+     'routing_models': ['m', 'n'], 'routing_calls': 2, 'routing_stop_reason': 'done'}
     """
-    summary: dict[str, Any] = {}
-    costs = channel_values.get(LEDGER_CHANNEL)
-    if isinstance(costs, list | tuple):
-        known: list[float] = []
-        unknown = 0
-        models: set[str] = set()
-        isfinite = math.isfinite
-        cost: Any
-        model: Any
-        for entry in costs:
-            # Fast path for plain dicts (the ledger's shape); this runs on every put.
-            if type(entry) is dict:
-                cost, model = entry.get("cost_usd"), entry.get("model")
-            else:
-                cost, model = _field(entry, "cost_usd"), _field(entry, "model")
-            kind = type(cost)
-            if cost is None:
-                unknown += 1
-            elif (kind is float or kind is int) and isfinite(cost):
-                known.append(float(cost))
-            elif kind is not bool and isinstance(cost, int | float) and isfinite(cost):
-                known.append(float(cost))  # float/int subclasses (e.g. numpy scalars)
-            else:
-                unknown += 1
-            if type(model) is str and model:
-                models.add(model)
-        summary["routing_cost_usd"] = math.fsum(known)
-        summary["routing_unknown_cost_calls"] = unknown
-        summary["routing_models"] = sorted(models)
-    stop = channel_values.get(STOP_REASON_CHANNEL)
-    if isinstance(stop, str):
-        summary["routing_stop_reason"] = str(stop)[:200]
-    return summary
+    return {**state_summary(channel_values), **_stop_reason(channel_values)}
 
 
 def _overrides(cls: type, name: str) -> bool:
@@ -183,8 +156,14 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
     """A checkpointer that wraps any LangGraph saver and stamps cost metadata.
 
     Every method goes to the wrapped saver. On ``put``/``aput`` the checkpoint metadata gains
-    ``routing_cost_usd``, ``routing_unknown_cost_calls``, ``routing_models`` (when the state has
-    a ``costs`` ledger channel) and ``routing_stop_reason`` (when it has ``stop_reason``).
+    the thread's ``routing_cost_usd``, ``routing_unknown_cost_calls``, ``routing_models`` and
+    ``routing_calls``, for any graph state: from the ``costs`` ledger channel when the state has
+    one, otherwise from the routing records of the AIMessages the thread's checkpoints hold
+    (``MessagesState``, ``create_agent``, supervisor and deepagents apps; subgraphs included),
+    merged by call id with the entries of ``costs=handler`` (a ``CostCallbackHandler``) for the
+    thread, so failed attempts of a node that raised count too. It also gains
+    ``routing_stop_reason`` when the state has ``stop_reason``. A put only rescans a channel
+    whose version changed, and only messages not seen yet.
     Async methods of a sync-only saver (``SqliteSaver``, ``PostgresSaver``) run the sync method
     in a worker thread; sync methods of an async saver use the saver's own bridge (callable from
     another thread than its event loop, as the saver itself requires).
@@ -193,7 +172,7 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
 
         from langgraph.checkpoint.memory import InMemorySaver
 
-        checkpointer = RoutingCheckpointer(InMemorySaver())
+        checkpointer = RoutingCheckpointer(InMemorySaver(), costs=handler)  # handler optional
         graph = builder.compile(checkpointer=checkpointer)
         graph.invoke(inputs, {"configurable": {"thread_id": "t1"}})
         spent = checkpointer.get_tuple({"configurable": {"thread_id": "t1"}}).metadata[
@@ -204,7 +183,9 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
 
     _variants: ClassVar[dict[frozenset[str], type[RoutingCheckpointer]]] = {}
 
-    def __new__(cls, saver: BaseCheckpointSaver[Any] | None = None) -> RoutingCheckpointer:
+    def __new__(
+        cls, saver: BaseCheckpointSaver[Any] | None = None, *, costs: Any = None
+    ) -> RoutingCheckpointer:
         if cls is RoutingCheckpointer and saver is not None:
             cls = cls._variant_for(type(_unwrap(saver)))
         return super().__new__(cls)
@@ -225,16 +206,27 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
             cls._variants[caps] = variant
         return variant
 
-    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+    def __init__(
+        self, saver: BaseCheckpointSaver[Any], *, costs: CostCallbackHandler | None = None
+    ) -> None:
         if not isinstance(saver, BaseCheckpointSaver):
             raise CheckpointerError(
                 f"RoutingCheckpointer wraps a LangGraph BaseCheckpointSaver, got {type(saver).__name__}"
             )
+        if costs is None and isinstance(saver, RoutingCheckpointer):
+            costs = saver.costs
         saver = _unwrap(saver)
         self._saver = saver
         self.serde = saver.serde
         saver_type = type(saver)
         self._native_async = {name: _overrides(saver_type, "a" + name) for name in _DELEGATED}
+        self._costs = ThreadCosts(costs)
+
+    @property
+    def costs(self) -> CostCallbackHandler | None:
+        """The cost handler whose entries (by ``thread_id``) are merged into the stamp."""
+        handler: CostCallbackHandler | None = self._costs.handler
+        return handler
 
     @property
     def saver(self) -> BaseCheckpointSaver[Any]:
@@ -252,17 +244,41 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         self, extra_allowlist: Collection[tuple[str, ...]]
     ) -> BaseCheckpointSaver[Any]:
         inner = self._saver.with_allowlist(extra_allowlist)
-        return self if inner is self._saver else RoutingCheckpointer(inner)
+        return self if inner is self._saver else RoutingCheckpointer(inner, costs=self.costs)
 
     def get_next_version(self, current: Any, channel: None) -> Any:
         return self._saver.get_next_version(current, channel)
 
-    @staticmethod
-    def _stamp(checkpoint: Checkpoint, metadata: CheckpointMetadata) -> CheckpointMetadata:
-        summary = routing_summary(checkpoint.get("channel_values") or {})
-        if not summary:
+    def _stamp(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions | None = None,
+    ) -> CheckpointMetadata:
+        values = checkpoint.get("channel_values") or {}
+        conf = config.get("configurable") or {}
+        thread_id = conf.get("thread_id")
+        if thread_id is None:
+            summary = state_summary(values)
+        else:
+            summary = self._costs.summary(
+                thread_id if type(thread_id) is str else str(thread_id),
+                conf.get("checkpoint_ns", ""),
+                checkpoint,
+                new_versions,
+            )
+        stop = values.get(STOP_REASON_CHANNEL)
+        if isinstance(stop, str):  # StopReason members too, stored as plain text
+            stamped: dict[str, Any] = {
+                **metadata,
+                **summary,
+                "routing_stop_reason": str(stop)[:200],
+            }
+        elif summary:  # (its models list is never mutated: sharing it is safe)
+            stamped = {**metadata, **summary}
+        else:
             return metadata
-        stamped: dict[str, Any] = {**metadata, **summary}
         return stamped  # type: ignore[return-value]
 
     # -- sync -------------------------------------------------------------------------------
@@ -287,7 +303,12 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._saver.put(config, checkpoint, self._stamp(checkpoint, metadata), new_versions)
+        return self._saver.put(
+            config,
+            checkpoint,
+            self._stamp(config, checkpoint, metadata, new_versions),
+            new_versions,
+        )
 
     def put_writes(
         self,
@@ -296,7 +317,15 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        self._observe(config, writes)
         self._saver.put_writes(config, writes, task_id, task_path)
+
+    def _observe(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]]) -> None:
+        """Routed messages written by a task: a ``DeltaChannel`` (deepagents' ``messages``)
+        keeps them out of the checkpoint's channel values, so they are read here."""
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if thread_id is not None:
+            self._costs.observe_writes(str(thread_id), writes)
 
     def delete_thread(self, thread_id: str) -> None:
         self._saver.delete_thread(thread_id)
@@ -351,7 +380,7 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        stamped = self._stamp(checkpoint, metadata)
+        stamped = self._stamp(config, checkpoint, metadata, new_versions)
         result: RunnableConfig = await self._acall("put", config, checkpoint, stamped, new_versions)
         return result
 
@@ -362,6 +391,7 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        self._observe(config, writes)
         await self._acall("put_writes", config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:

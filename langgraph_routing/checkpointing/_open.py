@@ -12,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph_routing._checkpoint import CheckpointerError, RoutingCheckpointer
+from langgraph_routing._callbacks import CostCallbackHandler
+from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
 
@@ -126,8 +127,11 @@ class CheckpointerOpener:
     at a time. The repr never shows the URL's password.
     """
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = 5.0, costs: CostCallbackHandler | None = None
+    ) -> None:
         self._url = url
+        self._costs = costs
         self._connect_timeout = connect_timeout
         self._stack: ExitStack | None = None
         self._astack: AsyncExitStack | None = None
@@ -169,7 +173,7 @@ class CheckpointerOpener:
 
     def _open_sync(self, stack: ExitStack) -> RoutingCheckpointer:
         if self._scheme == "memory":
-            return RoutingCheckpointer(InMemorySaver())
+            return RoutingCheckpointer(InMemorySaver(), costs=self._costs)
         if self._scheme == "sqlite":
             from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -180,7 +184,7 @@ class CheckpointerOpener:
                 conn.execute(pragma)
             saver = SqliteSaver(conn)
             saver.setup()
-            return RoutingCheckpointer(saver)
+            return RoutingCheckpointer(saver, costs=self._costs)
         return self._open_postgres_sync(stack)
 
     def _open_postgres_sync(self, stack: ExitStack) -> RoutingCheckpointer:
@@ -202,7 +206,7 @@ class CheckpointerOpener:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
             ) from None
-        return RoutingCheckpointer(saver)
+        return RoutingCheckpointer(saver, costs=self._costs)
 
     # -- async ------------------------------------------------------------------------------
 
@@ -230,7 +234,7 @@ class CheckpointerOpener:
 
     async def _open_async(self, stack: AsyncExitStack) -> RoutingCheckpointer:
         if self._scheme == "memory":
-            return RoutingCheckpointer(InMemorySaver())
+            return RoutingCheckpointer(InMemorySaver(), costs=self._costs)
         if self._scheme == "sqlite":
             import aiosqlite
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -242,7 +246,7 @@ class CheckpointerOpener:
                 await conn.execute(pragma)
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            return RoutingCheckpointer(saver)
+            return RoutingCheckpointer(saver, costs=self._costs)
         return await self._open_postgres_async(stack)
 
     async def _open_postgres_async(self, stack: AsyncExitStack) -> RoutingCheckpointer:
@@ -266,10 +270,12 @@ class CheckpointerOpener:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
             ) from None
-        return RoutingCheckpointer(saver)
+        return RoutingCheckpointer(saver, costs=self._costs)
 
 
-def open_checkpointer(url: str, *, connect_timeout: float = 5.0) -> CheckpointerOpener:
+def open_checkpointer(
+    url: str, *, connect_timeout: float = 5.0, costs: CostCallbackHandler | None = None
+) -> CheckpointerOpener:
     """Open a checkpointer by URL; use with ``with`` (sync) or ``async with`` (async).
 
     ``memory://`` is an in-process ``InMemorySaver``. ``sqlite:///relative/path.db``,
@@ -278,7 +284,8 @@ def open_checkpointer(url: str, *, connect_timeout: float = 5.0) -> Checkpointer
     ``with``, ``AsyncSqliteSaver`` under ``async with``. ``postgresql://`` / ``postgres://``
     use ``PostgresSaver`` / ``AsyncPostgresSaver`` (extra ``langgraph-routing[postgres]``).
     Tables are created on open. Errors are :class:`CheckpointerError` and never show the
-    password.
+    password. ``costs=handler`` (a ``CostCallbackHandler``) merges the handler's entries of each
+    thread into the cost stamped on its checkpoints (see :class:`RoutingCheckpointer`).
 
     Example::
 
@@ -290,4 +297,4 @@ def open_checkpointer(url: str, *, connect_timeout: float = 5.0) -> Checkpointer
             graph = builder.compile(checkpointer=checkpointer)
             await graph.ainvoke(inputs, {"configurable": {"thread_id": "t1"}})
     """
-    return CheckpointerOpener(url, connect_timeout=connect_timeout)
+    return CheckpointerOpener(url, connect_timeout=connect_timeout, costs=costs)
