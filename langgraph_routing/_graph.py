@@ -23,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
-from ._budget import Grant, InFlight, admit, check_budget, grant_for_task, reservation_usd
+from ._budget import Grant, InFlight, check_budget, grant_for_task
 from ._errors import ContextTooLargeError, RoutingError
 from ._factory import init_routing_model
 from ._ledger import total_usd
@@ -37,7 +37,14 @@ from ._nodes import (
     tool_select_node,
 )
 from ._policy import RoutingPolicy
-from ._router import DifficultyRouter, PlanGate, PlanGateNode, RouteDecision, Router
+from ._router import (
+    DifficultyRouter,
+    PlanGate,
+    PlanGateNode,
+    RouteDecision,
+    Router,
+    grant_on_model,
+)
 from ._runs import current_root, run_tracker
 from ._state import RoutingState, StopReason, spent_usd
 from ._tokens import TokenCounter
@@ -127,7 +134,7 @@ class BudgetGuard:
         what = f"the budget of ${self.budget_usd or 0.0:.6f}"
         pinned = routed.model if routed is not None else None
         if pinned and pinned in policy.models:  # the router's model, not the task's
-            return _grant_on(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
+            return grant_on_model(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
         return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
     def spent(self, state: Mapping[str, Any]) -> float:
@@ -248,25 +255,6 @@ def budget_guard(
 
 def _example_node() -> ModelNode:  # for the doctest above
     return synthesize_node(init_routing_model(base_url="http://127.0.0.1:4000/v1", api_key="x"))
-
-
-def _grant_on(
-    policy: RoutingPolicy,
-    model: str,
-    task: str,
-    prompt_tokens: int,
-    wanted: int | None,
-    left_usd: float,
-    what: str,
-) -> tuple[Grant, str]:
-    """``(grant, model)`` for a call pinned to ``model`` (by a router)."""
-    spec = policy.models[model]
-    reserve = min(policy.reserved_output(task, wanted), spec.max_output_tokens)
-    if left_usd == float("inf"):
-        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), model
-    floor = policy.budget.min_output_tokens
-    grant = admit(spec, prompt_tokens, reserve, left_usd, min_output_tokens=floor, what=what)
-    return grant, model
 
 
 def _halted(state: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
+from ._budget import Grant, admit, reservation_usd
 from ._policy import RoutingPolicy
 from ._specs import PlanningSpec
 from ._tokens import TokenCounter
@@ -29,6 +30,7 @@ __all__ = [
     "RouteDecision",
     "Router",
     "complexity_gate",
+    "grant_on_model",
     "request_features",
 ]
 
@@ -105,6 +107,26 @@ def gate_decision(
         return out
     name = getattr(gate, "__name__", type(gate).__name__)
     return GateDecision(bool(out), f"{'plan' if out else 'no plan'}: {name} said {bool(out)}")
+
+
+def grant_on_model(
+    policy: RoutingPolicy,
+    model: str,
+    task: str,
+    prompt_tokens: int,
+    wanted: int | None,
+    left_usd: float,
+    what: str,
+) -> tuple[Grant, str]:
+    """``(grant, model)`` for a call of ``task`` pinned to ``model`` (by a router): what
+    ``left_usd`` admits of the output it wants (``inf``: everything)."""
+    spec = policy.models[model]
+    reserve = min(policy.reserved_output(task, wanted), spec.max_output_tokens)
+    if left_usd == float("inf"):
+        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), model
+    floor = policy.budget.min_output_tokens
+    grant = admit(spec, prompt_tokens, reserve, left_usd, min_output_tokens=floor, what=what)
+    return grant, model
 
 
 # ---- difficulty routing ----------------------------------------------------------------------
