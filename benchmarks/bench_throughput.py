@@ -3,9 +3,9 @@ ModelFallbackMiddleware + ModelRetryMiddleware, same LocalGateway, same tools, i
 
     python benchmarks/bench_throughput.py [--runs 100]
 
-The two agents do different amounts of work per question (ours plans, selects tools and
-synthesizes: ~4 model calls; create_agent: ~2), so the table gives runs/s and the time per
-model call, the fair measure of each agent's own overhead.
+Both agents make two model calls for this single-step question (ours: tool_select, then
+synthesize on the easy model, no plan; create_agent: model, tools, model); the table gives
+runs/s and the time per model call, the fair measure of each agent's own overhead.
 """
 
 from __future__ import annotations

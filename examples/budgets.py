@@ -18,9 +18,17 @@ import secrets
 
 from _gateway import gateway, skipped
 
-from langgraph_routing import BudgetExceededError, create_routing_agent, init_routing_model
+from langgraph_routing import (
+    BudgetExceededError,
+    RoutingPolicy,
+    create_routing_agent,
+    init_routing_model,
+)
 from langgraph_routing.demo import DEMO_TOOLS
 from langgraph_routing.testing import VirtualKey, hash_key
+
+# every step on its task's model: always plan, synthesis never on the easy model
+EVERY_STEP = RoutingPolicy.default().updated({"planning": {"mode": "always"}, "difficulty": {}})
 
 QUESTION = {"messages": [("user", "What is 17.5 * 4 + 12?")]}
 TEAM_KEY = "sk-team-" + secrets.token_hex(8)
@@ -35,7 +43,7 @@ def main() -> None:
         for budget in (0.01, 0.003):
             print(f"1. run budget of ${budget}")
             agent = create_routing_agent(
-                DEMO_TOOLS, base_url=base_url, api_key=api_key, budget_usd=budget
+                DEMO_TOOLS, policy=EVERY_STEP, base_url=base_url, api_key=api_key, budget_usd=budget
             )
             out = agent.invoke(QUESTION)
             spent = sum(e["cost_usd"] or 0 for e in out["costs"])

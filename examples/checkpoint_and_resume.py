@@ -18,6 +18,7 @@ from _gateway import gateway, skipped
 
 from langgraph_routing import (
     RoutesExhaustedError,
+    RoutingPolicy,
     create_routing_agent,
     list_threads,
     open_checkpointer,
@@ -26,6 +27,8 @@ from langgraph_routing import (
 from langgraph_routing.demo import DEMO_TOOLS
 
 SYNTH = "claude-3-5-sonnet-20241022"
+# every step on its task's model: always plan, synthesis never on the easy model
+EVERY_STEP = RoutingPolicy.default().updated({"planning": {"mode": "always"}, "difficulty": {}})
 QUESTION = {"messages": [("user", "What is 17.5 * 4 + 12?")]}
 CONFIG = {"configurable": {"thread_id": "trip-1"}}
 
@@ -37,7 +40,11 @@ def main() -> None:
         open_checkpointer(f"sqlite:///{Path(tmp) / 'runs.db'}") as checkpointer,
     ):
         agent = create_routing_agent(
-            DEMO_TOOLS, base_url=base_url, api_key=api_key, checkpointer=checkpointer
+            DEMO_TOOLS,
+            policy=EVERY_STEP,
+            base_url=base_url,
+            api_key=api_key,
+            checkpointer=checkpointer,
         )
         if local is None:
             skipped("an outage of the synthesize model")

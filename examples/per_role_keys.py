@@ -27,6 +27,7 @@ def policy_with_roles() -> RoutingPolicy:
     data["roles"] = {role: {"api_key_env": var} for role, var in ROLE_VARS.items()}
     data["tasks"]["plan"]["role"] = "planner"
     data["tasks"]["critique"]["role"] = "critic"
+    data["planning"] = {"mode": "always"}  # plan every run, so the planner's key is used
     return RoutingPolicy.from_dict(data)
 
 

@@ -217,7 +217,8 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
         max_out = params.get("max_tokens") or params.get("max_completion_tokens")
         task = meta.get("routing_task")
-        routed = "routing_bound_task" in meta and not params.get("model")  # a RoutingChatModel
+        routed = "routing_bound_task" in meta  # a RoutingChatModel
+        pinned = params.get("model") if routed else None  # e.g. by a Router: that model
         prompt = messages[0] if messages else []
         # a routed call's record says everything at the end; count now only to price a budget
         prompt_tokens = -1
@@ -230,9 +231,13 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
                 reserve_tokens = self.policy.reserved_output(
                     resolved, max_out or meta.get("ls_max_tokens")
                 )
-                model = self.policy.select(
-                    resolved, prompt_tokens, bool(params.get("tools")), reserve_tokens
-                ).model
+                if pinned in self.policy.models:
+                    spec = self.policy.models[str(pinned)]
+                    model, reserve_tokens = pinned, min(reserve_tokens, spec.max_output_tokens)
+                else:
+                    model = self.policy.select(
+                        resolved, prompt_tokens, bool(params.get("tools")), reserve_tokens
+                    ).model
                 task = resolved
             except (ValueError, RoutingError):
                 routed = False  # the model itself will raise on an impossible call

@@ -37,13 +37,23 @@ from ._nodes import (
     tool_select_node,
 )
 from ._policy import RoutingPolicy
+from ._router import (
+    DifficultyRouter,
+    PlanGate,
+    PlanGateNode,
+    RouteDecision,
+    Router,
+    grant_on_model,
+)
 from ._runs import current_root, run_tracker
 from ._state import RoutingState, StopReason, spent_usd
 from ._tokens import TokenCounter
 
-__all__ = ["STOP_NODE", "BudgetGuard", "budget_guard", "create_routing_agent"]
+__all__ = ["GATE_NODE", "STOP_NODE", "BudgetGuard", "budget_guard", "create_routing_agent"]
 
 STOP_NODE = "stop"
+GATE_NODE = "gate"
+_UNSET = object()
 DEFAULT_MAX_STEPS = 10
 
 
@@ -99,14 +109,22 @@ class BudgetGuard:
         return grant.reserve_usd, model
 
     def grant(
-        self, node: ModelNode, state: Mapping[str, Any], left_usd: float | None = None
+        self,
+        node: ModelNode,
+        state: Mapping[str, Any],
+        left_usd: float | None = None,
+        *,
+        decision: object = _UNSET,
     ) -> tuple[Grant, str]:
         """``(grant, model)`` for ``node``'s next call with ``left_usd`` (default: the budget
         minus the thread's spend) left: the ``max_tokens`` it may be sent with (smaller than
-        it wants when the budget cannot pay for all of it; 0 when refused)."""
+        it wants when the budget cannot pay for all of it; 0 when refused). The model is the
+        one the node's router picks (``decision``, default: asked now), else the policy's."""
         policy = self.policy or _policy_of(node.model)
+        routed = node.route(state) if decision is _UNSET else decision
+        routed = routed if isinstance(routed, RouteDecision) else None
         messages, tools = node.request(state)
-        task = node.task
+        task = routed.task if routed is not None and routed.task else node.task
         prompt = self.counter.count(messages, policy.route_of(task).model, tools)
         wanted = node.model.max_tokens if isinstance(node.model, RoutingChatModel) else None
         if left_usd is None:
@@ -114,6 +132,9 @@ class BudgetGuard:
                 float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
             )
         what = f"the budget of ${self.budget_usd or 0.0:.6f}"
+        pinned = routed.model if routed is not None else None
+        if pinned and pinned in policy.models:  # the router's model, not the task's
+            return grant_on_model(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
         return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
     def spent(self, state: Mapping[str, Any]) -> float:
@@ -126,7 +147,9 @@ class BudgetGuard:
             entries += [{"call_id": call_id, "cost_usd": cost} for call_id, cost in spend]
         return total_usd(entries)
 
-    def hold(self, node: ModelNode, state: Mapping[str, Any]) -> tuple[str, Grant] | None:
+    def hold(
+        self, node: ModelNode, state: Mapping[str, Any], decision: object = _UNSET
+    ) -> tuple[str, Grant] | None:
         """Atomically admit ``node``'s next call against the budget, holding its worst case
         until :meth:`release` (branches of a ``Send`` fan-out run at once: each sees what the
         others hold). None: no budget, or the call raises its own error."""
@@ -137,7 +160,10 @@ class BudgetGuard:
         budget = self.budget_usd
         try:
             grant = self._inflight.admit(
-                key, lambda left: self.grant(node, state, left)[0], self.spent(state), budget
+                key,
+                lambda left: self.grant(node, state, left, decision=decision)[0],
+                self.spent(state),
+                budget,
             )
         except RoutingError:
             return None
@@ -235,6 +261,12 @@ def _halted(state: Mapping[str, Any]) -> bool:
     return state.get("stop_reason") == StopReason.GATEWAY_BUDGET_EXCEEDED.value
 
 
+def _calls_tools(state: Mapping[str, Any]) -> bool:
+    messages = state.get("messages") or []
+    last = messages[-1] if messages else None
+    return isinstance(last, AIMessage) and bool(last.tool_calls)
+
+
 def create_routing_agent(
     tools: Sequence[BaseTool],
     *,
@@ -249,8 +281,20 @@ def create_routing_agent(
     base_url: str | None = None,
     api_key: str | None = None,
     name: str | None = None,
+    plan_gate: PlanGate | None = None,
+    router: Router | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The ReAct routing agent: ``plan -> tool_select <-> tools -> synthesize [-> critique]``.
+    """The ReAct routing agent: ``gate -> [plan ->] tool_select -> tools <-> synthesize
+    [-> critique]``.
+
+    The ``gate`` decides per run whether the plan step pays (``plan_gate``, default
+    :func:`complexity_gate` with the policy's ``planning`` settings); simple requests go
+    straight to tool selection. After the tool results, ``synthesize`` answers, or, having the
+    tools bound, calls more of them (no extra round trip to ask for "no more tools"). The tool
+    calls of one reply run concurrently. Synthesis goes to the model ``router`` picks (default
+    :class:`DifficultyRouter`: short closed answers over small tool results on the policy's
+    easy model, long or open-ended ones on the task's model). The gate's and the router's
+    reasons are in the ``routing`` decision log (``plan_gate``, ``router``).
 
     Each model step goes to the model its task calls for; ``costs`` holds the ledger and
     ``routing`` the decisions. ``stop_reason`` ends as ``"done"``, ``"budget_exhausted"`` (the
@@ -265,19 +309,23 @@ def create_routing_agent(
     ...     out = agent.invoke({"messages": [("user", "What is 17.5 * 4 + 12?")]})
     >>> out["stop_reason"], "82" in out["final_answer"]
     ('done', True)
-    >>> [d["model"] for d in out["routing"]]
-    ['o3-mini', 'gpt-4o-mini', 'gpt-4o-mini', 'claude-3-5-sonnet-20241022']
+    >>> [(d["node"], d["model"]) for d in out["routing"]]
+    [('tool_select', 'gpt-4o-mini'), ('synthesize', 'gpt-4o-mini')]
+    >>> out["routing"][0]["plan_gate"]
+    "no plan: single-step request (7 words, 1 '?')"
     """
     if model is None:
         model = init_routing_model(policy, base_url=base_url, api_key=api_key)
     resolved = policy or _policy_of(model)
     guard = BudgetGuard(resolved, budget_usd, max_steps=max_steps)
     plan = plan_node(model, tools, system_prompt=system_prompt)
-    select = tool_select_node(model, tools, system_prompt=system_prompt)
-    synth = synthesize_node(model, system_prompt=system_prompt)
+    router = router if router is not None else DifficultyRouter(resolved)
+    select = tool_select_node(model, tools, system_prompt=system_prompt, answer_router=router)
+    synth = synthesize_node(model, system_prompt=system_prompt, tools=tools, router=router)
     review = critique_node(model, max_critiques=max_critiques, system_prompt=system_prompt)
 
     builder = StateGraph(RoutingState)
+    builder.add_node(GATE_NODE, PlanGateNode(tools, resolved.planning, plan_gate))
     builder.add_node("plan", plan)
     builder.add_node("tool_select", select)
     builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
@@ -287,11 +335,14 @@ def create_routing_agent(
     guard.add_stop_node(builder)
     stop = guard.stop_node
 
-    builder.add_conditional_edges(START, guard.route(plan), ["plan", stop])
-
+    to_plan = guard.route(plan)
     to_select = guard.route(select)
     to_synth = guard.route(synth)
     to_review = guard.route(review)
+
+    def after_gate(state: RoutingState) -> str | Send:
+        gate = state.get("plan_gate") or {}
+        return to_plan(state) if gate.get("plan") else to_select(state)
 
     def after_plan(state: RoutingState) -> str | Send:
         return END if _halted(state) else to_select(state)
@@ -299,28 +350,35 @@ def create_routing_agent(
     def after_tool_select(state: RoutingState) -> str | Send:
         if _halted(state):
             return END
-        messages = state.get("messages") or []
-        last = messages[-1] if messages else None
-        if isinstance(last, AIMessage) and last.tool_calls:
+        if _calls_tools(state):
             return "tools"
+        if state.get("stop_reason") == StopReason.DONE.value:  # it answered (no tool needed)
+            return to_review(state) if critique else END
         return to_synth(state)
 
     def after_synthesize(state: RoutingState) -> str | Send:
-        return END if _halted(state) else to_review(state)
+        if _halted(state):
+            return END
+        if _calls_tools(state):
+            return "tools"
+        return to_review(state) if critique else END
 
     def after_critique(state: RoutingState) -> str | Send:
         return to_synth(state) if state.get("stop_reason") is None else END
 
+    builder.add_edge(START, GATE_NODE)
+    builder.add_conditional_edges(GATE_NODE, after_gate, ["plan", "tool_select", stop])
     builder.add_conditional_edges("plan", after_plan, ["tool_select", stop, END])
-    builder.add_conditional_edges(
-        "tool_select", after_tool_select, ["tools", "synthesize", stop, END]
-    )
-    builder.add_conditional_edges("tools", to_select, ["tool_select", stop])
+    after_select = ["tools", "synthesize", stop, END, *(["critique"] if critique else [])]
+    builder.add_conditional_edges("tool_select", after_tool_select, after_select)
+    builder.add_conditional_edges("tools", to_synth, ["synthesize", stop])
     if critique:
-        builder.add_conditional_edges("synthesize", after_synthesize, ["critique", stop, END])
+        builder.add_conditional_edges(
+            "synthesize", after_synthesize, ["tools", "critique", stop, END]
+        )
         builder.add_conditional_edges("critique", after_critique, ["synthesize", stop, END])
     else:
-        builder.add_edge("synthesize", END)
+        builder.add_conditional_edges("synthesize", after_synthesize, ["tools", END])
     graph = builder.compile(checkpointer=checkpointer, name=name or "routing_agent")
-    # each model step is at most two supersteps (tool_select + tools), plus the stop node
-    return graph.with_config(recursion_limit=max(25, 2 * max_steps + 5))
+    # each model step is at most two supersteps (a model node + tools), plus gate and stop
+    return graph.with_config(recursion_limit=max(25, 2 * max_steps + 6))

@@ -25,6 +25,7 @@ from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
 from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
+from ._router import Router, grant_on_model, request_features
 from ._runs import current_root, run_tracker
 from ._tokens import TokenCounter
 
@@ -109,6 +110,10 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     :class:`BudgetExceededError`. Calls that raised left no message, so they are not counted
     (a failed call usually costs 0).
 
+    ``router`` (e.g. ``DifficultyRouter(policy)``) picks the model of each call from the
+    request's features (a short closed synthesis on the easy model); the budget prices the
+    model it picks.
+
     Put no retry or fallback middleware inside it: the routing model already retries, and
     stacked retries multiply requests.
 
@@ -143,6 +148,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         first_task: AgentTask | str = AgentTask.TOOL_SELECT,
         budget_scope: Literal["run", "thread"] = "run",
         on_budget: Literal["stop", "raise"] = "stop",
+        router: Router | None = None,
     ) -> None:
         super().__init__()
         if model is not None and policy is not None and model.policy is not policy:
@@ -161,6 +167,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.budget_scope = budget_scope
         self.on_budget = on_budget
         self.task_for = task_for
+        self.router = router
         self.tools: list[BaseTool] = []
         self._counter = TokenCounter()
         self._bound = {task: self.model.with_task(task) for task in self.policy.tasks}
@@ -198,7 +205,9 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         grant, model = self._grant(request, task, float("inf"))
         return grant.reserve_usd, model
 
-    def _grant(self, request: ModelRequest[Any], task: str, left_usd: float) -> tuple[Grant, str]:
+    def _grant(
+        self, request: ModelRequest[Any], task: str, left_usd: float, pinned: str | None = None
+    ) -> tuple[Grant, str]:
         policy = self.policy
         messages: list[BaseMessage] = list(request.messages)
         if request.system_message is not None:
@@ -209,6 +218,8 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         max_tokens = settings.get("max_tokens") or settings.get("max_completion_tokens")
         wanted = max_tokens if isinstance(max_tokens, int) else self.model.max_tokens
         what = f"the {self.budget_scope} budget of ${self.budget_usd or 0.0:.6f}"
+        if pinned and pinned in policy.models:  # the router's model, not the task's
+            return grant_on_model(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
         return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
     def _scope_key(self) -> str | None:
@@ -229,6 +240,15 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         stop message when the budget refuses the call. Admission is atomic: calls in flight
         (parallel subagents, concurrent runs on a thread) hold their worst case."""
         routed = request.override(model=self._bound[task])
+        pinned: str | None = None
+        if self.router is not None:  # e.g. DifficultyRouter: the model this call calls for
+            messages = list(request.messages)
+            if request.system_message is not None:
+                messages.insert(0, request.system_message)
+            pinned = self.router.route(request_features(task, messages, self._counter)).model
+            if pinned:
+                settings = {**routed.model_settings, "model": pinned}
+                routed = routed.override(model_settings=settings)
         if self.budget_usd is None:
             return routed, None
         spent = self.spent_usd(request)
@@ -236,7 +256,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         budget = self.budget_usd
         try:
             grant = self._inflight.admit(
-                key, lambda left: self._grant(request, task, left)[0], spent, budget
+                key, lambda left: self._grant(request, task, left, pinned)[0], spent, budget
             )
         except ContextTooLargeError:
             return routed, None  # the model raises it, with the details

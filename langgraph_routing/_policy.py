@@ -23,10 +23,12 @@ from ._specs import (
     AgentTask,
     BudgetSpec,
     Choice,
+    DifficultySpec,
     ErrorKind,
     GatewaySpec,
     HealthSpec,
     ModelSpec,
+    PlanningSpec,
     RetrySpec,
     RoleSpec,
     Strict,
@@ -38,10 +40,12 @@ __all__ = [
     "AgentTask",
     "BudgetSpec",
     "Choice",
+    "DifficultySpec",
     "ErrorKind",
     "GatewaySpec",
     "HealthSpec",
     "ModelSpec",
+    "PlanningSpec",
     "RetrySpec",
     "RoleSpec",
     "RoutingPolicy",
@@ -95,6 +99,11 @@ class RoutingPolicy(Strict):
     budget: BudgetSpec = BudgetSpec()
     health: HealthSpec | None = HealthSpec()
     """Circuit breakers (on by default); ``health: false`` (or None) turns them off."""
+    planning: PlanningSpec = PlanningSpec()
+    difficulty: dict[str, DifficultySpec] | None = None
+    """Difficulty routing per task; None (default): ``synthesize`` is easy on the
+    ``tool_select`` model when that one is a different model (see :meth:`difficulty_of`);
+    ``{}`` turns difficulty routing off."""
 
     # ---- construction -------------------------------------------------------------------
 
@@ -190,6 +199,14 @@ class RoutingPolicy(Strict):
                     f"context_upgrades.{src}: {dst!r} has a smaller window "
                     f"({self.models[dst].context_window} < {self.models[src].context_window})"
                 )
+        for task, rule in (self.difficulty or {}).items():
+            if task not in self.tasks and task not in STANDARD_TASKS:
+                raise ValueError(
+                    f"difficulty.{task}: unknown task (known: {', '.join(self.tasks)})"
+                )
+            self._known(f"difficulty.{task}.easy", rule.easy)
+            if rule.hard is not None:
+                self._known(f"difficulty.{task}.hard", rule.hard)
         for start in self.context_upgrades:  # equal windows are allowed, so look for cycles
             seen = [start]
             nxt = self.context_upgrades.get(start)
@@ -262,6 +279,27 @@ class RoutingPolicy(Strict):
         if node and node in self.tasks:
             return node
         return self.default_task
+
+    def difficulty_of(self, task: str) -> DifficultySpec | None:
+        """The difficulty rule of ``task`` (None: the task always goes to its model).
+
+        >>> rule = RoutingPolicy.default().difficulty_of("synthesize")
+        >>> rule.easy, rule.hard
+        ('gpt-4o-mini', 'claude-3-5-sonnet-20241022')
+        >>> RoutingPolicy.default().updated({"difficulty": {}}).difficulty_of("synthesize") is None
+        True
+        """
+        name = str(task)
+        hard = self.route_of(name).model
+        if self.difficulty is not None:
+            rule = self.difficulty.get(name)
+            if rule is None or rule.hard is not None:
+                return rule
+            return rule.model_copy(update={"hard": hard})
+        if name != AgentTask.SYNTHESIZE.value or AgentTask.TOOL_SELECT.value not in self.tasks:
+            return None
+        easy = self.tasks[AgentTask.TOOL_SELECT.value].model
+        return None if easy == hard else DifficultySpec(easy=easy, hard=hard)
 
     def reserved_output(self, task: str, max_tokens: int | None = None) -> int:
         """Output tokens to reserve for a call: the call's ``max_tokens``, else the task's, else

@@ -196,3 +196,31 @@ class Action:
     kind: Literal["retry", "fallback", "upgrade", "raise"]
     delay_s: float = 0.0
     reason: str = ""
+
+
+class PlanningSpec(Strict):
+    """When the template's plan step runs (the complexity gate's default rule).
+
+    ``mode``: ``"auto"`` plans only requests that look multi-step (a sequencing marker such as
+    "then" or "step by step", a list of at least two items, or more than ``max_questions``
+    questions); ``"always"`` and ``"never"`` do what they say.
+    """
+
+    mode: Literal["auto", "always", "never"] = "auto"
+    max_questions: int = Field(default=2, ge=1)
+
+
+class DifficultySpec(Strict):
+    """Routes one task by difficulty: an easy call goes to ``easy``, the others to ``hard``
+    (default: the task's own model).
+
+    A call is easy when its prompt is at most ``max_prompt_tokens``, the tool results of the
+    turn at most ``max_tool_tokens``, and (with ``open_ended_hard``) the request is not
+    open-ended ("explain why", "compare", "summarize", ...).
+    """
+
+    easy: str
+    hard: str | None = None
+    max_prompt_tokens: int = Field(default=4000, gt=0)
+    max_tool_tokens: int = Field(default=1500, ge=0)
+    open_ended_hard: bool = True

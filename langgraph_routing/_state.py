@@ -69,6 +69,7 @@ class RoutingState(TypedDict, total=False):
     - ``routing``: one decision per model step (node, task, model, reason, attempts, cost).
     - ``stop_reason``: a :class:`StopReason` value, None while running.
     - ``model_steps`` / ``critiques`` / ``critique``: counters and the latest critique.
+    - ``plan_gate``: whether this run plans, and why (``{"plan": bool, "reason": str}``).
 
     >>> from langgraph.graph import StateGraph
     >>> class MyState(RoutingState):
@@ -85,6 +86,7 @@ class RoutingState(TypedDict, total=False):
     model_steps: int
     critiques: int
     critique: str
+    plan_gate: dict[str, Any]
 
 
 def routing_decision(message: BaseMessage) -> dict[str, Any] | None:

@@ -57,7 +57,7 @@ def build_graph(env: Mapping[str, str] | None = None) -> CompiledStateGraph[Any,
 
     >>> agent = build_graph({"LANGGRAPH_ROUTING_BASE_URL": "http://127.0.0.1:4000/v1"})
     >>> sorted(n for n in agent.get_graph().nodes if not n.startswith("__"))
-    ['plan', 'stop', 'synthesize', 'tool_select', 'tools']
+    ['gate', 'plan', 'stop', 'synthesize', 'tool_select', 'tools']
     """
     env = os.environ if env is None else env
     policy_path = env.get("LANGGRAPH_ROUTING_POLICY", "").strip()

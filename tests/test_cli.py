@@ -37,7 +37,9 @@ from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 
 KEY_ENV = "CLI_TEST_ROUTING_KEY"
-POLICY = RoutingPolicy.default()
+# every step on its task's model (always plan; synthesis never on the easy model), so the
+# commands show each step and the outage of the synthesize model hits the synthesize step
+POLICY = RoutingPolicy.default().updated({"planning": {"mode": "always"}, "difficulty": {}})
 PLAN = POLICY.tasks["plan"].model
 SELECT = POLICY.tasks["tool_select"].model
 SYNTH = POLICY.tasks["synthesize"].model
@@ -118,7 +120,7 @@ def test_demo_result_routes_recovers_and_accounts(tmp_path: Path) -> None:
     assert outage.status_after_failure == "failed"
     assert outage.next_nodes == ("synthesize",)
     assert [(a["model"], a["status"]) for a in outage.attempts] == [(SYNTH, 503)]
-    assert outage.before == Counter({("plan", PLAN): 1, ("tool_select", SELECT): 2})
+    assert outage.before == Counter({("plan", PLAN): 1, ("tool_select", SELECT): 1})
     assert outage.failed == Counter({("synthesize", SYNTH): 1})
     assert outage.during_resume == Counter({("synthesize", SYNTH): 1})
     assert outage.repeated_steps == [] and outage.resent_nodes == []
@@ -127,7 +129,7 @@ def test_demo_result_routes_recovers_and_accounts(tmp_path: Path) -> None:
     # independently, from the gateway log: nothing before synthesize was sent twice
     counts = by_node(result.gateway_log, outage.thread_id)
     assert counts == Counter(
-        {("plan", PLAN): 1, ("tool_select", SELECT): 2, ("synthesize", SYNTH): 2}
+        {("plan", PLAN): 1, ("tool_select", SELECT): 1, ("synthesize", SYNTH): 2}
     )
 
     # the ledger is exactly what the gateway charged, call by call
@@ -148,7 +150,9 @@ def test_demo_result_routes_recovers_and_accounts(tmp_path: Path) -> None:
         if e["cost_usd"] is not None
     )
     assert result.savings.baseline_usd == pytest.approx(baseline)
-    assert result.savings.ratio > 2
+    # (about 1.66: the demo runs every step on its task's model; the cheap second tool_select
+    # call, gone now, used to pad this ratio)
+    assert result.savings.ratio > 1.5
     assert result.ok
     assert len(result.gateway_log) <= 30
     assert result.elapsed_s < 60
@@ -269,11 +273,11 @@ def test_failed_run_then_runs_resume_report(
     )
     code, out, err = cli(capsys, "report", "--db", db, "--thread", "f1")
     assert code == 0, err
-    assert f"Cost by node: ${spent:.6f} (4 calls)" in out
-    assert f"Cost by model: ${spent:.6f} (4 calls)" in out
+    assert f"Cost by node: ${spent:.6f} (3 calls)" in out
+    assert f"Cost by model: ${spent:.6f} (3 calls)" in out
     code, out, err = cli(capsys, "report", "--db", db)
     assert code == 0, err
-    assert f"Cost by thread: ${gw.total_spend:.6f} (8 calls)" in out
+    assert f"Cost by thread: ${gw.total_spend:.6f} (6 calls)" in out
     code, out, _ = cli(capsys, "resume", "f1", *common)
     assert code == 0 and "nothing to resume" in out
 
@@ -425,7 +429,7 @@ def test_resume_rebuilds_the_graph_the_run_used(
     db = f"sqlite:///{tmp_path / 'c.db'}"
     common = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
     critic = POLICY.tasks["critique"].model
-    gw.add_fault("server_error", model=critic, nth=3, times=None)  # 2 tool_select calls pass
+    gw.add_fault("server_error", model=critic, nth=2, times=None)  # tool_select's call passes
     for model in POLICY.fallback_chain(critic):
         gw.add_fault("server_error", model=model, times=None)
     code, _, err = cli(capsys, "run", QUESTION.question, *common, "--critique", "--thread", "c1")

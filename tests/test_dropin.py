@@ -32,6 +32,7 @@ from langgraph_routing import (
     create_routing_agent,
     init_routing_model,
 )
+from langgraph_routing._router import DifficultyRouter
 from langgraph_routing.demo import DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 
@@ -310,8 +311,14 @@ def test_a_run_under_a_few_times_its_cost_is_never_stopped(
             out = free.invoke(question, {"callbacks": [handler]})
             assert out["stop_reason"] == "done", kind
         else:
+            # routed like the template (synthesis by difficulty), so the same run costs the same
+            policy = RoutingPolicy.default()
             mw = RoutingMiddleware(
-                base_url=gateway.base_url, api_key=gateway.master_key, budget_usd=budget
+                policy,
+                base_url=gateway.base_url,
+                api_key=gateway.master_key,
+                budget_usd=budget,
+                router=DifficultyRouter(policy),
             )
             out = create_agent(mw.model, DEMO_TOOLS, middleware=[mw]).invoke(question)
             assert "stop_reason" not in out["messages"][-1].response_metadata, kind

@@ -94,29 +94,31 @@ def check_failures_and_fallback(out: str) -> None:
 
 def check_checkpoint_and_resume(out: str) -> None:
     assert "run failed: all routes failed for task 'synthesize'" in out
-    assert _literal("calls before the failure:", out) == {"o3-mini": 1, "gpt-4o-mini": 2}
+    # one tool_select call: after the tool result synthesize answers (no second tool_select)
+    assert _literal("calls before the failure:", out) == {"o3-mini": 1, "gpt-4o-mini": 1}
     assert "thread trip-1: failed, next ['synthesize']" in out
     assert re.search(r"resumed: stop_reason=done, answer: .*82", out)
     assert _literal("calls after the resume:", out) == {
         "o3-mini": 1,
-        "gpt-4o-mini": 2,
+        "gpt-4o-mini": 1,
         "claude-3-5-sonnet-20241022": 1,
     }
     assert "finished steps repeated: none" in out
-    assert "ledger: 4 entries for 4 paid calls" in out
+    assert "ledger: 3 entries for 3 paid calls" in out
     assert _number(r"thread trip-1: done, cost \$([\d.]+)", out) > 0
 
 
 def check_cost_per_run(out: str) -> None:
-    runs = [float(x) for x in re.findall(r"run \w{8}: \$([\d.]+) \(4 calls\)", out)]
+    # tool_select + synthesize per run (no plan for single-step questions)
+    runs = [float(x) for x in re.findall(r"run \w{8}: \$([\d.]+) \(2 calls\)", out)]
     assert len(runs) == 3 and "per run: 3 runs" in out
-    ledger = _number(r"ledger total:  \$([\d.]+) over 12 calls", out)
-    assert ledger == _number(r"gateway spend: \$([\d.]+) over 12 calls", out) > 0
+    ledger = _number(r"ledger total:  \$([\d.]+) over 6 calls", out)
+    assert ledger == _number(r"gateway spend: \$([\d.]+) over 6 calls", out) > 0
     assert abs(sum(runs) - ledger) < 5e-6
     assert "match: True" in out
     assert "sources: ['header']" in out
     assert "Cost by node" in out and "Cost by model" in out
-    assert re.search(r"│ synthesize\s+│\s+3 │", out) and re.search(r"│ tool_select\s+│\s+6 │", out)
+    assert re.search(r"│ synthesize\s+│\s+3 │", out) and re.search(r"│ tool_select\s+│\s+3 │", out)
 
 
 def check_budgets(out: str) -> None:
@@ -124,13 +126,12 @@ def check_budgets(out: str) -> None:
     # $0.01: every step ran; synthesize was sent with fewer than the 4096 tokens it wanted
     assert "stop_reason=done after $" in shrunk
     sent = _literal("steps run (max_tokens sent):", shrunk)
-    assert [node for node, _ in sent] == ["plan", "tool_select", "tool_select", "synthesize"]
+    assert [node for node, _ in sent] == ["plan", "tool_select", "synthesize"]
     assert 256 <= dict(sent)["synthesize"] < 4096
     # $0.003: not even 256 tokens of synthesize fit after plan and tool selection
     assert "stop_reason=budget_exhausted after $" in stopped
     assert [n for n, _ in _literal("steps run (max_tokens sent):", stopped)] == [
         "plan",
-        "tool_select",
         "tool_select",
     ]
     assert "Stopped before synthesize" in stopped and "budget_usd" in stopped
@@ -161,7 +162,8 @@ def check_per_role_keys(out: str) -> None:
     assert "plan -> o3-mini -> planner" in out
     assert "critique -> gpt-4o-mini -> critic" in out
     assert "tool_select -> gpt-4o-mini -> master" in out
-    assert "synthesize -> claude-3-5-sonnet-20241022 -> master" in out
+    # a short closed answer: synthesis on the easy model (the policy's difficulty rule)
+    assert "synthesize -> gpt-4o-mini -> master" in out
     ledger = _literal("ledger cost by role:", out)
     gateway = _literal("gateway spend by key alias:", out)
     assert isinstance(ledger, dict) and isinstance(gateway, dict)

@@ -20,6 +20,8 @@ from langgraph_routing.demo import DEMO_QUESTIONS, DEMO_TOOLS
 from langgraph_routing.testing import LocalGateway
 
 PLAN, SELECT, SYNTH = "o3-mini", "gpt-4o-mini", "claude-3-5-sonnet-20241022"
+EASY = SELECT  # the default policy's easy synthesis model (its tool_select model)
+ALL_TOOLS = ("calculator", "lookup", "search_docs")
 MODEL_NODES = ("plan", "tool_select", "synthesize", "critique")
 
 
@@ -63,28 +65,106 @@ def test_demo_question_is_answered_from_tools_by_the_policy_models(
 
     assert out["stop_reason"] == "done"
     assert q.is_answered_by(out["final_answer"]), out["final_answer"]
-    assert [r.model for r in gateway.log] == [PLAN, SELECT, SELECT, SYNTH]
+    # a single-step question: no plan; after the tool result synthesize answers at once (no
+    # second tool_select call), on the easy model (short closed answer, small tool result)
+    assert [r.model for r in gateway.log] == [SELECT, EASY]
     assert all(r.ok for r in gateway.log)
-    assert gateway.log[1].tools == ("calculator", "lookup", "search_docs")
-    assert gateway.log[0].tools == () and gateway.log[3].tools == ()
+    assert gateway.log[0].tools == gateway.log[1].tools == ALL_TOOLS
     tool_msgs = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert [m.name for m in tool_msgs] == [q.tool]
     assert [(d["node"], d["task"], d["model"]) for d in out["routing"]] == [
-        ("plan", "plan", PLAN),
         ("tool_select", "tool_select", SELECT),
-        ("tool_select", "tool_select", SELECT),
-        ("synthesize", "synthesize", SYNTH),
+        ("synthesize", "synthesize", EASY),
     ]
+    assert out["routing"][0]["plan_gate"].startswith("no plan: single-step request")
+    assert out["routing"][1]["router"].startswith("easy: ")
+    assert out["routing"][1]["reason"].startswith("easy: ")
+    assert "plan_gate" not in out["routing"][1]
     assert ledger_total(out) == gateway_total(gateway) == gateway.total_spend > 0
     assert [e["call_id"] for e in out["costs"]] == [r.call_id for r in gateway.log]
-    assert out["plan"] and out["model_steps"] == 4
+    assert out["plan"] == "" and out["model_steps"] == 2
+    assert out["plan_gate"]["plan"] is False
+
+
+def test_multi_step_request_is_planned(
+    gateway: LocalGateway,
+) -> None:
+    question = "Look up the population of Japan, then divide it by 47."
+    out = agent_for(gateway).invoke(ask(question))
+
+    assert out["stop_reason"] == "done"
+    assert [r.model for r in gateway.log] == [PLAN, SELECT, EASY]
+    assert out["plan_gate"] == {"plan": True, "reason": "plan: sequencing marker 'then'"}
+    assert out["routing"][0]["node"] == "plan"
+    assert out["routing"][0]["plan_gate"] == "plan: sequencing marker 'then'"
+    assert out["plan"] and gateway.log[0].tools == () and gateway.log[1].tools == ALL_TOOLS
+    assert out["model_steps"] == 3
+
+
+def test_plan_gate_is_pluggable_and_policy_modes_hold(gateway: LocalGateway) -> None:
+    seen: list[tuple[str, tuple[str, ...]]] = []
+
+    def gate(request: str, tools: Any) -> bool:
+        seen.append((request, tuple(t.name for t in tools)))
+        return True
+
+    out = agent_for(gateway, plan_gate=gate).invoke(ask(DEMO_QUESTIONS[0].question))
+    assert seen == [(DEMO_QUESTIONS[0].question, ALL_TOOLS)]
+    assert out["routing"][0]["plan_gate"] == "plan: gate said True"
+    assert [r.model for r in gateway.log] == [PLAN, SELECT, EASY]
+
+    n = len(gateway.log)
+    never = policy_with(planning={"mode": "never"})
+    out = agent_for(gateway, policy=never).invoke(ask("First look it up, then compute it."))
+    assert [r.model for r in gateway.log[n:]] == [SELECT, EASY]
+    assert out["routing"][0]["plan_gate"] == "no plan: planning.mode is never"
+
+
+def test_long_or_open_ended_synthesis_goes_to_the_hard_model(gateway: LocalGateway) -> None:
+    report = " ".join(
+        f"Quarter {i}: revenue grew by {i} percent in region {i}." for i in range(400)
+    )
+    out = agent_for(gateway).invoke(ask(f"{report}\n\nWhat was the growth in region 7?"))
+    assert [r.model for r in gateway.log] == [SELECT, SYNTH]
+    assert out["routing"][1]["router"].startswith("hard: prompt ~")
+
+    n = len(gateway.log)
+    out = agent_for(gateway).invoke(ask("Compare the capitals of Japan and France."))
+    assert [r.model for r in gateway.log[n:]] == [SELECT, SYNTH]
+    assert out["routing"][1]["router"] == f"hard: open-ended request -> {SYNTH}"
+
+    n = len(gateway.log)
+    off = policy_with(difficulty={})  # difficulty routing off: the task's model, always
+    out = agent_for(gateway, policy=off).invoke(ask(DEMO_QUESTIONS[0].question))
+    assert [r.model for r in gateway.log[n:]] == [SELECT, SYNTH]
+    assert "router" not in out["routing"][1]
+
+
+def test_no_tool_question_is_answered_by_tool_select_alone(gateway: LocalGateway) -> None:
+    gateway.script(SELECT, ["Hello team, have a great week!"])  # the model calls no tool
+    out = agent_for(gateway).invoke(ask("Say hello to the team in one short sentence."))
+
+    assert [r.model for r in gateway.log] == [SELECT]  # no synthesize call to repeat it
+    assert out["stop_reason"] == "done"
+    assert out["final_answer"] == "Hello team, have a great week!"
+    (decision,) = out["routing"]
+    assert decision["router"].startswith("easy: ") and "no tool needed" in decision["router"]
+
+    # an open-ended request the easy model may not answer alone: synthesize writes it
+    gateway.script(SELECT, ["Some thoughts."])
+    n = len(gateway.log)
+    out = agent_for(gateway).invoke(ask("Explain why the sky is blue, in detail."))
+    # (LocalGateway's synthesize, having the tools, looks something up first)
+    assert [r.model for r in gateway.log[n:]] == [SELECT, SYNTH, SYNTH]
+    assert out["routing"][-1]["router"].startswith("hard: open-ended")
+    assert out["stop_reason"] == "done" and out["routing"][-1]["node"] == "synthesize"
 
 
 def test_critique_on_default_is_lenient_and_ledger_stays_exact(gateway: LocalGateway) -> None:
     out = agent_for(gateway, critique=True).invoke(ask(DEMO_QUESTIONS[0].question))
 
     assert out["stop_reason"] == "done"
-    assert [r.model for r in gateway.log] == [PLAN, SELECT, SELECT, SYNTH, SELECT]
+    assert [r.model for r in gateway.log] == [SELECT, EASY, SELECT]
     assert out["routing"][-1]["node"] == "critique" and out["critiques"] == 1
     assert ledger_total(out) == gateway.total_spend
 
@@ -99,7 +179,7 @@ def test_critique_revise_then_approve_replaces_the_draft(gateway: LocalGateway) 
 
     assert out["stop_reason"] == "done" and out["critiques"] == 2
     models = [r.model for r in gateway.log]
-    assert models[-4:] == [SYNTH, "claude-3-5-haiku-20241022", SYNTH, "claude-3-5-haiku-20241022"]
+    assert models[-4:] == [EASY, "claude-3-5-haiku-20241022", EASY, "claude-3-5-haiku-20241022"]
     # the revision prompt carried the feedback; the revised draft replaced the first one
     drafts = [m for m in out["messages"] if m.response_metadata.get("routing_draft")]
     assert len(drafts) == 1 and drafts[0].content == out["final_answer"]
@@ -114,7 +194,7 @@ def test_critique_still_rejecting_after_max_critiques_stops(gateway: LocalGatewa
     assert out["stop_reason"] == "critique_rejected"
     assert out["critique"] == "still no"
     assert len(gateway.calls("claude-3-5-haiku-20241022")) == 2
-    assert len(gateway.calls(SYNTH)) == 2
+    assert [d["node"] for d in out["routing"]].count("synthesize") == 2
     assert out["final_answer"] == out["messages"][-1].content
 
 
@@ -132,13 +212,14 @@ def _needs(agent: Any, guard: BudgetGuard, config: RunnableConfig) -> list[tuple
 
 
 def test_tiny_budget_stops_before_the_third_call(make_gateway: Any) -> None:
-    policy = policy_with(reserve_output_tokens=16)  # reservations of the order of real calls
+    # reservations of the order of real calls; always plan, so the run has three model steps
+    policy = policy_with(reserve_output_tokens=16, planning={"mode": "always"})
     reference = make_gateway()
     ref_agent = agent_for(reference, policy=policy, checkpointer=InMemorySaver())
     config = thread()
     ref_agent.invoke(ask(DEMO_QUESTIONS[1].question), config)
     needs = _needs(ref_agent, BudgetGuard(policy), config)
-    assert [n for n, _ in needs] == ["plan", "tool_select", "tool_select", "synthesize"]
+    assert [n for n, _ in needs] == ["plan", "tool_select", "synthesize"]
     budget = (max(needs[0][1], needs[1][1]) + needs[2][1]) / 2  # ~2.5 calls
     assert needs[0][1] <= budget and needs[1][1] <= budget < needs[2][1]
 
@@ -159,7 +240,7 @@ def test_budget_holds_across_turns_of_a_thread(gateway: LocalGateway) -> None:
     first = agent.invoke(ask(DEMO_QUESTIONS[0].question), config)
     assert first["stop_reason"] == "done"
     spent = ledger_total(first)
-    # a budget the first turn already used up: the second turn stops before its plan call
+    # a budget the first turn already used up: the second turn stops before its first call
     tight = create_routing_agent(
         DEMO_TOOLS,
         base_url=gateway.base_url,
@@ -171,7 +252,7 @@ def test_budget_holds_across_turns_of_a_thread(gateway: LocalGateway) -> None:
     second = tight.invoke(ask(DEMO_QUESTIONS[3].question), config)
     assert second["stop_reason"] == "budget_exhausted"
     assert len(gateway.log) == n
-    assert "Stopped before plan" in second["final_answer"]
+    assert "Stopped before tool_select" in second["final_answer"]
 
 
 def test_gateway_budget_refusal_ends_gracefully(gateway: LocalGateway) -> None:
@@ -179,7 +260,7 @@ def test_gateway_budget_refusal_ends_gracefully(gateway: LocalGateway) -> None:
     out = agent_for(gateway).invoke(ask(DEMO_QUESTIONS[0].question))
 
     assert out["stop_reason"] == "gateway_budget_exceeded"
-    assert [(r.model, r.status) for r in gateway.log] == [(PLAN, 200), (SELECT, 422)]
+    assert [(r.model, r.status) for r in gateway.log] == [(SELECT, 422)]
     assert "gateway refused" in out["final_answer"]
     assert ledger_total(out) == gateway.total_spend
 
@@ -200,24 +281,24 @@ def test_tool_error_becomes_an_error_tool_message(gateway: LocalGateway) -> None
 
 
 def test_max_steps_stops_the_run(gateway: LocalGateway) -> None:
-    out = agent_for(gateway, max_steps=2).invoke(ask(DEMO_QUESTIONS[0].question))
+    out = agent_for(gateway, max_steps=1).invoke(ask(DEMO_QUESTIONS[0].question))
 
     assert out["stop_reason"] == "max_steps"
-    assert [r.model for r in gateway.log] == [PLAN, SELECT]
-    assert "max_steps=2" in out["final_answer"]
+    assert [r.model for r in gateway.log] == [SELECT]
+    assert "max_steps=1" in out["final_answer"]
 
 
 def test_outage_then_resume_does_not_repeat_finished_steps(gateway: LocalGateway) -> None:
-    policy = RoutingPolicy.default()
+    policy = policy_with(planning={"mode": "always"}, difficulty={})  # synthesis on SYNTH
     down = [SYNTH, *policy.fallback_chain(SYNTH)]
     for model in down:
         gateway.add_fault("server_error", model=model, times=None, status=503)
-    agent = agent_for(gateway, checkpointer=InMemorySaver())
+    agent = agent_for(gateway, checkpointer=InMemorySaver(), policy=policy)
     config = thread()
 
     with pytest.raises(RoutesExhaustedError):
         agent.invoke(ask(DEMO_QUESTIONS[1].question), config)
-    assert [r.model for r in gateway.log] == [PLAN, SELECT, SELECT, *down]
+    assert [r.model for r in gateway.log] == [PLAN, SELECT, *down]
     assert agent.get_state(config).next == ("synthesize",)
 
     gateway.clear_faults()

@@ -36,8 +36,16 @@ def test_critique_adds_exactly_the_review_loop() -> None:
         "critique -.-> __end__;",
         "critique -.-> stop;",
         "critique -.-> synthesize;",
-        "synthesize -.-> __end__;",
         "synthesize -.-> critique;",
         "synthesize -.-> stop;",
+        "tool_select -.-> critique;",  # tool_select's own answer (no tool needed) is reviewed
     }
-    assert "synthesize --> __end__;" in plain
+
+
+def test_tool_results_go_to_synthesize_and_the_gate_decides_the_plan() -> None:
+    lines = {line.strip() for line in draw().splitlines()}
+    # no round trip to tool_select after the tools: synthesize answers or calls more tools
+    assert {"tools -.-> synthesize;", "synthesize -.-> tools;"} <= lines
+    assert "tools -.-> tool_select;" not in lines
+    # the run starts at the gate, which sends it to plan or straight to tool_select
+    assert {"__start__ --> gate;", "gate -.-> plan;", "gate -.-> tool_select;"} <= lines

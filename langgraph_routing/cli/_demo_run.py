@@ -237,7 +237,11 @@ def run_demo(
     """Run the demo; ``workdir`` (default: a new temporary folder) holds ``demo.db``."""
     started = time.perf_counter()
     emit: DemoEvent = on_event or (lambda kind, data: None)
-    policy = policy or RoutingPolicy.default()
+    # the demo shows every step on its task's model (plan always; synthesis never on the easy
+    # model), so its outage of the synthesize model hits the synthesize step
+    policy = (policy or RoutingPolicy.default()).updated(
+        {"planning": {"mode": "always"}, "difficulty": {}}
+    )
     if frontier_model not in policy.models:
         raise ValueError(f"frontier model {frontier_model!r} is not in the policy")
     chosen = list(DEMO_QUESTIONS[: questions if questions is not None else len(DEMO_QUESTIONS)])
