@@ -7,8 +7,9 @@
    (0.2 s per call, so the run spans 100 s of breaker time and the 30 s cooldown ends during
    it); latencies are real wall-clock times of each ``invoke``. Breaker on (defaults) vs off.
 2. Admission cost: per call, the breaker reads its candidates' snapshots (one round trip),
-   then records the outcome (one atomic update), for memory://, redis:// and postgresql://
-   on loopback (private servers started for the run; skipped when the binaries are missing).
+   then records the outcome (one atomic update); a scope budget (``budget.scopes``) reserves
+   and settles (two atomic updates). For memory://, redis:// and postgresql:// on loopback
+   (private servers started for the run; skipped when the binaries are missing).
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ def admission_cost(n: int) -> list[list[object]]:
                     reads.append(t1 - t0)
                     writes.append(t2 - t1)
                     gate.skipped.clear()
+                budget = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    rid, _, _ = state.reserve("user_id=bench", 1e9, 0.001, 0.0005, 600)
+                    state.settle("user_id=bench", rid or "", 0.0005)
+                    budget.append(time.perf_counter() - t0)
                 both = [r + w for r, w in zip(reads, writes, strict=True)]
                 rows.append(
                     [
@@ -128,6 +135,7 @@ def admission_cost(n: int) -> list[list[object]]:
                         f"{statistics.median(writes) * 1000:.3f}",
                         f"{statistics.median(both) * 1000:.3f}",
                         f"{_pct(both, 95):.3f}",
+                        f"{statistics.median(budget) * 1000:.3f}",
                     ]
                 )
     return rows
@@ -143,8 +151,9 @@ def main() -> None:
     headers = ["breaker", "requests wasted on dead model", "requests", "p50 ms", "p95 ms"]
     print(table([*headers, "primary back after outage"], rows))
     print()
-    print(f"Breaker admission cost per call ({args.admissions} calls, loopback)")
+    print(f"Shared-state cost per call ({args.admissions} calls, loopback, medians)")
     headers = ["state", "read ms (median)", "record ms (median)", "per call ms", "p95 ms"]
+    headers.append("user budget reserve+settle ms")
     print(table(headers, admission_cost(args.admissions)))
 
 
