@@ -138,3 +138,33 @@ def test_set_latency_validates() -> None:
         gw.set_latency("gpt-4o", (float("nan"), 1.0))
     with pytest.raises(GatewayConfigError, match="tokens_per_s must be a number"):
         LatencyProfile(1.0, True)
+
+
+def test_a_held_request_still_answers_at_model_speed(make_gateway: Factory) -> None:
+    gw = make_gateway(latency={"gpt-4o-mini": (0.25, 1e6)})
+    gw.add_fault("hang", model="gpt-4o-mini", seconds=0.05)
+    elapsed = ask(client(gw))
+    assert gw.log[-1].fault == "hang" and gw.log[-1].latency_s == pytest.approx(0.25, abs=1e-3)
+    assert elapsed >= 0.3
+
+
+def test_errors_answer_at_once_and_a_stream_closed_early_frees_the_connection(
+    make_gateway: Factory,
+) -> None:
+    gw = make_gateway(latency={"gpt-4o-mini": (0.05, 2.0)})
+    gw.add_fault("server_error", model="gpt-4o-mini", status=503)
+    sdk = client(gw)
+    with pytest.raises(openai.InternalServerError):
+        ask(sdk)
+    assert gw.log[-1].status == 503 and gw.log[-1].latency_s == 0.0
+    stream = sdk.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Tell me a long story about routers."}],
+        stream=True,
+    )
+    next(iter(stream))
+    stream.close()  # about 10 s of paced chunks left: the gateway stops writing them
+    gw.set_latency("gpt-4o-mini", None)
+    assert ask(sdk) < 5.0
+    assert [r.status for r in gw.log] == [503, 200, 200]
+    assert gw.log[1].latency_s > 5.0

@@ -361,17 +361,27 @@ def serve(
     host: str = "127.0.0.1",
     *,
     master_key: str | None = "sk-local-master",
+    latency: LatencySpec = None,
+    latency_scale: float = 1.0,
 ) -> None:
     """Run a gateway in the foreground until interrupted (the ``gateway`` CLI command).
 
     ``policy_path`` (YAML/TOML) supplies the models; default: the five models of the design.
+    ``latency``/``latency_scale`` as for :class:`LocalGateway` (off by default).
     """
+    kw: dict[str, Any] = {
+        "port": port,
+        "host": host,
+        "master_key": master_key,
+        "latency": latency,
+        "latency_scale": latency_scale,
+    }
     if policy_path is not None:
         policy_module = importlib.import_module("langgraph_routing._policy")
         policy = policy_module.RoutingPolicy.from_file(policy_path)
-        gateway = LocalGateway.from_policy(policy, port=port, host=host, master_key=master_key)
+        gateway = LocalGateway.from_policy(policy, **kw)
     else:
-        gateway = LocalGateway(port=port, host=host, master_key=master_key)
+        gateway = LocalGateway(**kw)
     stop = threading.Event()
     with gateway:
         print(
