@@ -1,8 +1,22 @@
 """langgraph-routing: per-task model routing, fallbacks, cost ledger and resumable checkpoints
-for LangGraph agents, through one OpenAI-compatible gateway."""
+for LangGraph agents, through one OpenAI-compatible gateway.
+
+>>> from langgraph_routing import RoutingPolicy, cost_tracking, init_routing_model
+>>> from langgraph_routing.testing import LocalGateway
+>>> policy = RoutingPolicy.default().updated({"tasks": {"digest": {"model": "gpt-4o"}}})
+>>> with LocalGateway() as gw, cost_tracking(policy) as costs:
+...     model = init_routing_model(policy, base_url=gw.base_url, api_key=gw.master_key)
+...     plan = model.with_task("plan").invoke("Plan a weekend in Kyoto")
+...     digest = model.with_task("digest").invoke("Summarise the plan")
+>>> [m.response_metadata["routing"]["model"] for m in (plan, digest)]
+['o3-mini', 'gpt-4o']
+>>> sorted(costs.report().by_task()), costs.total_usd == gw.total_spend
+(['digest', 'plan'], True)
+"""
 
 from ._callbacks import CostCallbackHandler, cost_tracking
 from ._errors import (
+    BadGatewayAnswerError,
     BudgetExceededError,
     CheckpointerError,
     ContextTooLargeError,
@@ -10,6 +24,7 @@ from ._errors import (
     PolicyError,
     RoutesExhaustedError,
     RoutingError,
+    UnknownTaskError,
 )
 from ._factory import init_routing_model
 from ._graph import BudgetGuard, budget_guard, create_routing_agent
@@ -34,6 +49,7 @@ from .checkpointing import (
 
 __all__ = [
     "AgentTask",
+    "BadGatewayAnswerError",
     "BudgetExceededError",
     "BudgetGuard",
     "CheckpointerError",
@@ -55,6 +71,7 @@ __all__ = [
     "StopReason",
     "StreamInterruptedError",
     "ThreadInfo",
+    "UnknownTaskError",
     "add_costs",
     "alist_threads",
     "aresume_thread",

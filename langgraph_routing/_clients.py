@@ -19,6 +19,8 @@ import httpx
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
+from ._errors import BadGatewayAnswerError
+
 USAGE_COST_KEY = "usage_cost"
 FORCED_CLIENT_KEYS = frozenset(
     {
@@ -32,10 +34,22 @@ FORCED_CLIENT_KEYS = frozenset(
         "include_response_headers",
         "stream_usage",
         "http_async_client",
+        "http_client",
     }
 )
 """Client settings routing owns: retries live in the routing model only (never stacked), the
 model is chosen per call, and headers/stream usage carry the cost."""
+
+
+def _as_dict(response: Any) -> dict[str, Any] | None:
+    dump = getattr(response, "model_dump", None)
+    if dump is None:
+        return None
+    try:
+        data = dump()
+    except Exception:  # an SDK object that cannot dump itself: let LangChain read it
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class GatewayChatOpenAI(ChatOpenAI):
@@ -45,6 +59,9 @@ class GatewayChatOpenAI(ChatOpenAI):
     def _create_chat_result(
         self, response: Any, generation_info: dict[str, Any] | None = None
     ) -> ChatResult:
+        body = response if isinstance(response, dict) else _as_dict(response)
+        if body is not None and (body.get("error") or not body.get("choices")):
+            raise BadGatewayAnswerError(body, (generation_info or {}).get("headers"))
         result = super()._create_chat_result(response, generation_info)
         usage = (
             response.get("usage")
@@ -103,6 +120,12 @@ class ClientPool:
         self._timeout = timeout_s
         self._chat_kwargs = chat_kwargs
         self._sync: dict[tuple[str, str], ChatOpenAI] = {}
+        # never follow a redirect: the prompt would go to another host (a 3xx is a bad answer)
+        self._http = httpx.Client(
+            timeout=timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+        )
         self._async: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[str, str], ChatOpenAI]
         ] = weakref.WeakKeyDictionary()
@@ -112,6 +135,11 @@ class ClientPool:
         return f"ClientPool(base_url={self._base_url!r}, clients={len(self._sync)})"
 
     def _build(self, model: str, api_key: str, http_async_client: Any = None) -> ChatOpenAI:
+        if http_async_client is None:
+            return self._build_client(model, api_key, http_client=self._http)
+        return self._build_client(model, api_key, http_async_client=http_async_client)
+
+    def _build_client(self, model: str, api_key: str, **http: Any) -> ChatOpenAI:
         kwargs: dict[str, Any] = {
             **self._chat_kwargs,
             "model": model,
@@ -122,8 +150,7 @@ class ClientPool:
             "include_response_headers": True,
             "stream_usage": True,
         }
-        if http_async_client is not None:
-            kwargs["http_async_client"] = http_async_client
+        kwargs.update(http)
         return GatewayChatOpenAI(**kwargs)
 
     def sync_client(self, model: str, api_key: str) -> ChatOpenAI:
@@ -150,6 +177,7 @@ class ClientPool:
             if client is None:
                 http = httpx.AsyncClient(
                     timeout=self._timeout,
+                    follow_redirects=False,
                     limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
                 )
                 client = self._build(model, api_key, http_async_client=http)

@@ -11,6 +11,7 @@
     ├── BudgetExceededError            a run, thread or gateway budget refused the call
     ├── RoutesExhaustedError           every candidate failed; lists every attempt
     ├── StreamInterruptedError         a live stream failed after delivering output (_streaming)
+    ├── BadGatewayAnswerError          a 200 without choices, or with an error object in it
     └── CheckpointerError              a checkpointer URL could not be opened
 
 Errors raised by a RoutingChatModel call carry ``.routing``: the call's record with every
@@ -19,7 +20,7 @@ attempt, so failed attempts reach the cost ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.exceptions import ContextOverflowError
@@ -117,6 +118,31 @@ class RoutesExhaustedError(RoutingError):
         super().__init__(
             f"all routes failed for task {task!r} ({len(self.attempts)} attempts: {lines})"
         )
+
+
+class BadGatewayAnswerError(RoutingError):
+    """The gateway answered 200 but not with a completion: no ``choices``, or an ``error``
+    object in the body. Classified by the failure table like an HTTP error (a budget error in
+    a 200 is still a budget error; anything else is a transient failure that falls back), and
+    the answer's cost headers are kept."""
+
+    def __init__(self, body: Any, headers: Mapping[str, Any] | None = None) -> None:
+        self.status_code = 200
+        self.body = body if isinstance(body, dict) else {"error": {"message": str(body)}}
+        self.headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        self.response = _Headers(self.headers)
+        error = self.body.get("error")
+        detail = error.get("message") if isinstance(error, dict) else None
+        super().__init__(
+            f"bad gateway answer: {detail}" if detail else "bad gateway answer: no choices"
+        )
+
+
+class _Headers:
+    """Just enough of a response for the failure table to read the cost headers."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = dict(headers)
 
 
 class CheckpointerError(RoutingError):

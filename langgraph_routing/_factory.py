@@ -47,7 +47,6 @@ REQUEST_OPTIONS = frozenset(
         "streaming",
         "organization",
         "openai_organization",
-        "http_client",
         "tiktoken_model_name",
     }
 )

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import openai
 
-from ._errors import BudgetExceededError
+from ._errors import BadGatewayAnswerError, BudgetExceededError
 from ._policy import ErrorKind
 
 
@@ -61,8 +61,8 @@ def classify(
         return ErrorKind.RATE_LIMIT
     if status in (401, 403) or etype in ("auth_error", "authentication_error", "permission_error"):
         return ErrorKind.AUTH
-    if status is None or status >= 500 or status in (408, 409):
-        return ErrorKind.TRANSIENT
+    if status is None or status >= 500 or status in (408, 409) or 300 <= status < 400:
+        return ErrorKind.TRANSIENT  # 3xx: a redirect is never followed, a bad gateway answer
     return ErrorKind.BAD_REQUEST
 
 
@@ -111,7 +111,19 @@ def inspect_error(exc: BaseException) -> FailureInfo | None:
         raw_code = err.get("code", getattr(exc, "code", None))
         code = str(raw_code) if raw_code is not None else None
         kind = classify(status, etype, code, message)
+        if isinstance(exc, BadGatewayAnswerError) and kind is ErrorKind.BAD_REQUEST:
+            kind = ErrorKind.TRANSIENT  # a 200 that is not an answer: try the next model
         return FailureInfo(kind, status, etype, code, message, parse_retry_after(headers), headers)
+    if isinstance(exc, openai.APIError) and getattr(exc, "body", None) is not None:
+        # an error event in the middle of a stream (LiteLLM sends ``data: {"error": ...}``)
+        err = _body_error(exc.body)
+        message = str(err.get("message") or exc)
+        etype = err.get("type") if isinstance(err.get("type"), str) else None
+        raw_code = err.get("code")
+        code = str(raw_code) if raw_code is not None else None
+        return FailureInfo(
+            classify(None, etype, code, message), None, etype, code, message, None, {}
+        )
     if isinstance(
         exc,
         openai.APITimeoutError

@@ -17,14 +17,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
-from ._budget import Grant, check_budget, grant_for_task
-from ._errors import ContextTooLargeError
+from ._budget import Grant, InFlight, check_budget, grant_for_task
+from ._errors import ContextTooLargeError, RoutingError
 from ._factory import init_routing_model
+from ._ledger import total_usd
 from ._model import RoutingChatModel
 from ._nodes import (
     ModelNode,
@@ -35,6 +37,7 @@ from ._nodes import (
     tool_select_node,
 )
 from ._policy import RoutingPolicy
+from ._runs import current_root, run_tracker
 from ._state import RoutingState, StopReason, spent_usd
 from ._tokens import TokenCounter
 
@@ -85,6 +88,7 @@ class BudgetGuard:
         self.max_steps = max_steps
         self.stop_node = stop_node
         self.counter = counter or TokenCounter()
+        self._inflight = InFlight()
 
     def reservation(self, node: ModelNode, state: Mapping[str, Any]) -> tuple[float, str]:
         """``(usd, model)``: the worst case of ``node``'s next call and the model it would use.
@@ -112,6 +116,38 @@ class BudgetGuard:
         what = f"the budget of ${self.budget_usd or 0.0:.6f}"
         return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
 
+    def spent(self, state: Mapping[str, Any]) -> float:
+        """The thread's ledger plus every routed call of the running run not in it yet (calls
+        of concurrent branches whose writes are not applied), deduplicated by call id."""
+        entries: list[Mapping[str, Any]] = list(state.get("costs") or [])
+        root = current_root()
+        if root is not None:
+            spend = run_tracker().spend_of(root).items()
+            entries += [{"call_id": call_id, "cost_usd": cost} for call_id, cost in spend]
+        return total_usd(entries)
+
+    def hold(self, node: ModelNode, state: Mapping[str, Any]) -> tuple[str, Grant] | None:
+        """Atomically admit ``node``'s next call against the budget, holding its worst case
+        until :meth:`release` (branches of a ``Send`` fan-out run at once: each sees what the
+        others hold). None: no budget, or the call raises its own error."""
+        if self.budget_usd is None:
+            return None
+        thread = (get_config().get("configurable") or {}).get("thread_id")
+        key = f"thread:{thread}" if thread is not None else f"run:{current_root()}"
+        budget = self.budget_usd
+        try:
+            grant = self._inflight.admit(
+                key, lambda left: self.grant(node, state, left)[0], self.spent(state), budget
+            )
+        except RoutingError:
+            return None
+        return key, grant
+
+    def release(self, held: tuple[str, Grant] | None) -> None:
+        """Give back what :meth:`hold` reserved (after the call's cost is recorded)."""
+        if held is not None:
+            self._inflight.release(*held)
+
     def check(
         self, state: Mapping[str, Any], node: ModelNode, target: str | None = None
     ) -> Send | None:
@@ -131,7 +167,6 @@ class BudgetGuard:
         except ContextTooLargeError:
             return None  # the node raises it with the details
         if grant.admitted:
-            node.guard = self  # the node sends the granted max_tokens
             return None
         text = f"Stopped before {name} (spent ${spent:.6f}): {grant.message}."
         return self._send(StopReason.BUDGET_EXHAUSTED, text, draft)
@@ -140,7 +175,11 @@ class BudgetGuard:
         return Send(self.stop_node, {"reason": reason.value, "text": text, "final_answer": draft})
 
     def route(self, node: ModelNode, target: str | None = None) -> Callable[[Any], str | Send]:
-        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``."""
+        """A conditional-edge function: ``target`` (default ``node.name``) or the stop ``Send``.
+
+        The node is told about the guard now, at build time: it then sends the ``max_tokens``
+        the budget grants, on a resumed run too (where the edge is not evaluated again)."""
+        node.guard = self
 
         def guard(state: Any) -> str | Send:
             return self.check(state, node, target) or (target or str(node.name))

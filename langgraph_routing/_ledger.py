@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-CostSource = Literal["header", "usage", "estimate", "unknown"]
+CostSource = Literal["header", "usage", "estimate", "suspect", "unknown"]
 CallStatus = Literal["ok", "error", "cancelled"]
 COST_HEADER = "x-litellm-response-cost"
 CALL_ID_HEADER = "x-litellm-call-id"
+MAX_CALL_USD = 1_000_000.0
+"""No single call is trusted to cost more than this, whatever the gateway says."""
 
 
 def parse_cost(value: Any) -> float | None:
@@ -31,6 +33,14 @@ def parse_cost(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return cost if math.isfinite(cost) and cost >= 0 else None
+
+
+def trusted(cost: float | None, ceiling: float | None) -> bool:
+    """Whether a reported cost is believable: at most ``ceiling`` (a call's worst case x the
+    policy's factor) and never above :data:`MAX_CALL_USD`."""
+    if cost is None:
+        return True
+    return cost <= MAX_CALL_USD and (ceiling is None or cost <= ceiling)
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -50,14 +60,21 @@ def resolve_cost(
     headers: Mapping[str, Any] | None,
     usage_cost: Any,
     estimate: float | None,
+    ceiling: float | None = None,
 ) -> tuple[float | None, CostSource]:
-    """Pick the cost of one call and say where it came from."""
-    cost = parse_cost(header(headers, COST_HEADER))
-    if cost is not None:
-        return cost, "header"
-    cost = parse_cost(usage_cost)
-    if cost is not None:
-        return cost, "usage"
+    """Pick the cost of one call and say where it came from. A reported cost above
+    ``ceiling`` (or :data:`MAX_CALL_USD`) is not trusted: the estimate stands in for it, with
+    ``source="suspect"``, so no sum is ever broken by an absurd header.
+
+    >>> resolve_cost({"x-litellm-response-cost": "1e308"}, None, 0.002, ceiling=0.5)
+    (0.002, 'suspect')
+    """
+    for reported, source in ((header(headers, COST_HEADER), "header"), (usage_cost, "usage")):
+        cost = parse_cost(reported)
+        if cost is not None:
+            if trusted(cost, ceiling):
+                return cost, source  # type: ignore[return-value]
+            return estimate, "suspect"
     if estimate is not None and math.isfinite(estimate) and estimate >= 0:
         return estimate, "estimate"
     return None, "unknown"

@@ -25,7 +25,7 @@ from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
 from ._model import RoutingChatModel
 from ._policy import AgentTask, RoutingPolicy
-from ._runs import run_tracker
+from ._runs import current_root, run_tracker
 from ._tokens import TokenCounter
 
 __all__ = ["RoutingMiddleware", "default_task_for"]
@@ -74,16 +74,6 @@ def _message_entries(messages: Iterable[BaseMessage]) -> list[dict[str, Any]]:
             found = entries_from_routing(routing, message.usage_metadata, fallback_id=fallback)
             entries.extend(e.to_dict() for e in found)
     return entries
-
-
-def _current_root() -> str | None:
-    """The root run of the agent step running now (None outside a run)."""
-    try:
-        callbacks = get_config().get("callbacks")
-    except RuntimeError:
-        return None
-    parent = getattr(callbacks, "parent_run_id", None)
-    return str(run_tracker().root_of(parent)) if parent is not None else None
 
 
 def spent_usd(messages: Iterable[BaseMessage]) -> float:
@@ -193,7 +183,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if self.budget_scope == "run":
             messages = messages[_turn_start(messages) :]
         entries = _message_entries(messages)
-        root = _current_root()
+        root = current_root()
         if root is not None:
             entries.extend(
                 {"call_id": call_id, "cost_usd": cost}
@@ -229,7 +219,7 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             except RuntimeError:
                 thread = None
             return f"thread:{thread}" if thread is not None else None
-        root = _current_root()
+        root = current_root()
         return f"run:{root}" if root is not None else None
 
     def _prepare(

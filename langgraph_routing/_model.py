@@ -97,6 +97,10 @@ class RoutingChatModel(BaseChatModel):
         self._pool = ClientPool.shared(base_url, timeout, dict(self.chat_kwargs))
         run_tracker()
 
+    def _timeout(self) -> float:
+        """Seconds one attempt may take, start to end (streams and async calls)."""
+        return self.timeout_s or self.policy.gateway.timeout_s
+
     def _policy_profile(self) -> Any:
         """The model profile of the bound task (else the default task), from the policy: the
         largest window its context upgrades reach, its output limit, tools and structured
@@ -278,7 +282,9 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 for chunk in client._stream(
                     messages,
@@ -326,11 +332,14 @@ class RoutingChatModel(BaseChatModel):
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = await client._agenerate(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs),
+                result = await asyncio.wait_for(  # the whole attempt, however it trickles
+                    client._agenerate(
+                        messages,
+                        stop=stop,
+                        run_manager=None,
+                        **attempt_kwargs(route, call_kwargs),
+                    ),
+                    self._timeout(),
                 )
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
@@ -368,7 +377,9 @@ class RoutingChatModel(BaseChatModel):
         while True:
             client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
-            tracker = StreamTracker(route, live=self.stream_buffering == "none")
+            tracker = StreamTracker(
+                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+            )
             try:
                 async for chunk in client._astream(
                     messages,

@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_stream_writer
 
-from ._errors import BudgetExceededError, RoutingError
+from ._errors import BudgetExceededError
 from ._ledger import entries_from_routing
 from ._model import RoutingChatModel
 from ._policy import AgentTask
@@ -195,31 +195,41 @@ class ModelNode(RunnableLambda[Any, dict[str, Any]], abc.ABC):
             ]
         return update
 
-    def _call_kwargs(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """``max_tokens`` granted by the budget guard, when it is smaller than wanted."""
-        guard = self.guard
-        if guard is None or guard.budget_usd is None:
-            return {}
-        try:
-            grant, _model = guard.grant(self, state)
-        except RoutingError:
-            return {}  # the call raises it, with the details
-        return {"max_tokens": grant.max_tokens} if grant.admitted else {}
+    def _admit(self, state: Mapping[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        """``(what the guard holds, the stop update if it refused)``: the guard admits the call
+        atomically (concurrent ``Send`` branches see each other) and grants its max_tokens."""
+        held = self.guard.hold(self, state) if self.guard is not None else None
+        if held is None or held[1].admitted:
+            return held, None
+        text = f"Stopped before {self.name}: {held[1].message}."
+        return held, stop_update(StopReason.BUDGET_EXHAUSTED, text)
 
     def _func(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        held, refused = self._admit(state)
+        if refused is not None:
+            return refused
+        kwargs = {"max_tokens": held[1].max_tokens} if held is not None else {}
         try:
-            reply = self.runnable.invoke(self.prompt(state), config, **self._call_kwargs(state))
+            reply = self.runnable.invoke(self.prompt(state), config, **kwargs)
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
+        finally:
+            if held is not None:
+                self.guard.release(held)
         return self._finish(state, reply)
 
     async def _afunc(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        held, refused = self._admit(state)
+        if refused is not None:
+            return refused
+        kwargs = {"max_tokens": held[1].max_tokens} if held is not None else {}
         try:
-            reply = await self.runnable.ainvoke(
-                self.prompt(state), config, **self._call_kwargs(state)
-            )
+            reply = await self.runnable.ainvoke(self.prompt(state), config, **kwargs)
         except BudgetExceededError as exc:
             return self._gateway_stop(exc)
+        finally:
+            if held is not None:
+                self.guard.release(held)
         return self._finish(state, reply)
 
 

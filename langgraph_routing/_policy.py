@@ -8,6 +8,7 @@ makes about which model to call, and what to do after an error, is a method of
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -325,11 +326,13 @@ class RoutingPolicy(Strict):
     def fallback_chain(self, model: str, needs_tools: bool = False) -> list[str]:
         """Models to try after ``model`` fails with a provider error, in order."""
         chain: list[str] = []
-        queue = list(self.fallbacks.get(model, []))
-        while queue:
-            m = queue.pop(0)
-            if m == model or m in chain:
+        seen = {model}
+        queue = deque(self.fallbacks.get(model, []))
+        while queue:  # breadth first, each model once: linear in the chain's length
+            m = queue.popleft()
+            if m in seen:
                 continue
+            seen.add(m)
             if not needs_tools or self.models[m].supports_tools:
                 chain.append(m)
             queue.extend(self.fallbacks.get(m, []))

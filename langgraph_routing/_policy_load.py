@@ -94,9 +94,36 @@ def validate(cls: type[BaseModel], data: Mapping[str, Any]) -> Any:
         raise PolicyError(key, msg) from None
 
 
+MAX_POLICY_BYTES = 1 << 20
+"""A policy file larger than this (1 MiB) is refused before it is parsed."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML, where a key given twice in one mapping is an error (not last-one-wins)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The mapping held by a ``.yaml``/``.yml`` or ``.toml`` policy file."""
     p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PolicyError(str(p), f"cannot read the policy file ({exc.strerror})") from None
+    if size > MAX_POLICY_BYTES:
+        raise PolicyError(
+            str(p), f"the file is {size} bytes; a policy file is at most {MAX_POLICY_BYTES}"
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
@@ -104,7 +131,9 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise PolicyError(str(p), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+        data = (
+            tomllib.loads(text) if p.suffix == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)
+        )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(str(p), f"not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from None
     if not isinstance(data, dict):

@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import budget_error, inspect_error
-from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost
-from ._policy import Choice, ErrorKind, RoutingPolicy
+from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost, trusted
+from ._policy import Action, Choice, ErrorKind, RoutingPolicy
 from ._secrets import scrub_chain
 from ._tokens import TokenCount, count_text
 
@@ -81,10 +83,15 @@ class Route:
     reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+    _chained: set[str] = field(default_factory=set)
+    _queue: deque[str] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
+        self._started = time.monotonic()
         self.model = self.choice.model
         self._visited = [self.model]
+        self._seen = {self.model}
 
     @property
     def task(self) -> str:
@@ -94,12 +101,43 @@ class Route:
         self.model = model
         self._on_model = 0
         self._visited.append(model)
+        self._seen.add(model)
+
+    def _next_fallback(self) -> str | None:
+        """The next untried candidate that fits: the chosen model's chain, then the chains of
+        models reached by upgrades. Each chain is built once, so a long chain stays linear."""
+        while True:
+            while self._queue:
+                candidate = self._queue.popleft()
+                if candidate not in self._seen and self._fits_window(candidate):
+                    return candidate
+            fresh = [v for v in self._visited if v not in self._chained]
+            if not fresh:
+                return None
+            for model in fresh:
+                chain = self.policy.fallback_chain(model, self.needs_tools)
+                # a chain is transitive: its models' own chains are already in it
+                self._chained.add(model)
+                self._chained.update(chain)
+                self._queue.extend(chain)
 
     def _fits_window(self, model: str) -> bool:
         spec = self.policy.models.get(model)
         if spec is None:
             return False
         return self.prompt.tokens + self.choice.reserved_output <= spec.context_window
+
+    def _ceiling(self) -> float | None:
+        """The most a call on the current model can believably cost."""
+        spec = self.policy.models.get(self.model)
+        if spec is None:
+            return None
+        worst = spec.cost_usd(self.prompt.tokens, self.max_tokens or self.choice.reserved_output)
+        return worst * self.policy.budget.suspect_factor
+
+    def _checked(self, cost: float | None) -> float | None:
+        """A failed attempt's reported cost, or None when it is not believable."""
+        return cost if trusted(cost, self._ceiling()) else None
 
     def failed(self, exc: BaseException, latency_s: float) -> float:
         """Record a failed attempt; return the seconds to wait before the next one, or raise.
@@ -128,20 +166,26 @@ class Route:
             "status": info.status,
             "waited_s": 0.0,
             "call_id": header(info.headers, CALL_ID_HEADER),
-            "cost_usd": parse_cost(header(info.headers, COST_HEADER)),
+            "cost_usd": self._checked(parse_cost(header(info.headers, COST_HEADER))),
             "latency_s": round(latency_s, 6),
         }
         self.attempts.append(attempt)
         action = self.policy.on_error(
             info.kind, self._on_model, info.retry_after_s, random.random()
         )
+        left = self.policy.retry.deadline_s - (time.monotonic() - self._started)
+        if action.kind == "retry" and action.delay_s >= left:  # waiting would pass the deadline
+            action = Action("fallback", reason=f"{action.reason}; past the call's deadline")
+        if action.kind in ("retry", "fallback", "upgrade") and left <= 0:
+            attempt["error_kind"] = info.kind.value
+            raise RoutesExhaustedError(self.task, self.attempts) from exc
         if action.kind == "retry":
             attempt["waited_s"] = action.delay_s
             return action.delay_s
         if action.kind == "upgrade":
             bigger = self.policy.upgrade_of(self.model)
             while bigger is not None and (
-                bigger in self._visited
+                bigger in self._seen
                 or (self.needs_tools and not self.policy.models[bigger].supports_tools)
             ):
                 bigger = self.policy.upgrade_of(bigger)
@@ -152,14 +196,10 @@ class Route:
             self._switch(bigger)
             return 0.0
         if action.kind == "fallback":
-            for candidate in self.policy.fallback_chain(self.choice.model, self.needs_tools) + [
-                m
-                for v in list(self._visited)
-                for m in self.policy.fallback_chain(v, self.needs_tools)
-            ]:
-                if candidate not in self._visited and self._fits_window(candidate):
-                    self._switch(candidate)
-                    return 0.0
+            candidate = self._next_fallback()
+            if candidate is not None:
+                self._switch(candidate)
+                return 0.0
             raise RoutesExhaustedError(self.task, self.attempts) from exc
         if info.kind is ErrorKind.BUDGET:
             raise budget_error(info) from exc
@@ -182,7 +222,7 @@ class Route:
         estimate = (
             spec.cost_usd(prompt_tokens or 0, completion_tokens or 0) if spec is not None else None
         )
-        cost, source = resolve_cost(headers, usage_cost, estimate)
+        cost, source = resolve_cost(headers, usage_cost, estimate, self._ceiling())
         call_id = header(headers, CALL_ID_HEADER) or fallback_call_id
         self.attempts.append(
             {

@@ -154,3 +154,16 @@ def run_tracker() -> RunTracker:
                 )
                 _installed = True
     return _TRACKER
+
+
+def current_root() -> str | None:
+    """The root run of the graph step running now (None outside a run): from the running
+    node's callback manager, whose parent is the node's run."""
+    from langgraph.config import get_config
+
+    try:
+        callbacks = get_config().get("callbacks")
+    except RuntimeError:
+        return None
+    parent = getattr(callbacks, "parent_run_id", None)
+    return str(run_tracker().root_of(parent)) if parent is not None else None

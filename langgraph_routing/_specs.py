@@ -59,10 +59,10 @@ class ModelSpec(Strict):
     """
 
     name: str = ""
-    context_window: int = Field(gt=0)
-    max_output_tokens: int = Field(gt=0)
-    input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(ge=0)
+    context_window: int = Field(gt=0, le=100_000_000)
+    max_output_tokens: int = Field(gt=0, le=100_000_000)
+    input_per_million: float = Field(ge=0, le=100_000)
+    output_per_million: float = Field(ge=0, le=100_000)
     supports_tools: bool = True
     supports_structured_output: bool = True
     supports_parallel_tool_calls: bool = True
@@ -88,7 +88,7 @@ class GatewaySpec(Strict):
 
     base_url: str | None = None
     api_key_env: str = "LANGGRAPH_ROUTING_API_KEY"
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
 
 class RoleSpec(Strict):
@@ -108,10 +108,13 @@ class TaskRoute(Strict):
 class RetrySpec(Strict):
     """Rate-limit retries on the same model before falling back."""
 
-    max_attempts: int = Field(default=3, ge=1)
-    initial_delay_s: float = Field(default=0.5, ge=0)
-    max_delay_s: float = Field(default=8.0, ge=0)
-    max_retry_after_s: float = Field(default=60.0, ge=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    initial_delay_s: float = Field(default=0.5, ge=0, le=600)
+    max_delay_s: float = Field(default=8.0, ge=0, le=600)
+    max_retry_after_s: float = Field(default=60.0, ge=0, le=3600)
+    deadline_s: float = Field(default=180.0, gt=0, le=86400)
+    """Bounds one call, retries and fallbacks included: a wait that would pass it becomes a
+    fallback, and no new attempt starts after it."""
     jitter: float = Field(default=0.25, ge=0, le=1)
 
 
@@ -125,6 +128,9 @@ class BudgetSpec(Strict):
     """
 
     min_output_tokens: int = Field(default=256, gt=0)
+    suspect_factor: float = Field(default=100.0, gt=1, le=1e6)
+    """A reported cost above the call's worst case (prompt + max_tokens at list prices) times
+    this factor is not trusted: it is recorded as ``source="suspect"`` at the estimate."""
 
 
 @dataclass(frozen=True)

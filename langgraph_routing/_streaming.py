@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -35,12 +36,27 @@ class TruncatedStreamError(ConnectionError):
     """The gateway's stream ended without a finish reason (counted as a transient failure)."""
 
 
+class AttemptTimeoutError(TimeoutError):
+    """One attempt ran past the model's timeout (a stream that trickles forever): the
+    failure table treats it as a transient failure."""
+
+
+class StreamTooLargeError(ConnectionError):
+    """A stream sent far more than its ``max_tokens`` allows: a transient failure, and the
+    buffer is dropped."""
+
+
 class StreamTracker:
     """Watches one streamed attempt: first-chunk marker, completion, headers and usage.cost."""
 
-    def __init__(self, route: Route, live: bool = False) -> None:
+    def __init__(self, route: Route, live: bool = False, timeout_s: float | None = None) -> None:
         self.route = route
         self.live = live
+        self.started = time.perf_counter()
+        self.timeout_s = timeout_s
+        # what one attempt may send: its max_tokens at a generous 16 characters a token
+        self.max_chars = 16 * max(route.max_tokens or route.choice.reserved_output, 1) + 65_536
+        self.chars = 0
         self.delivered = 0
         self.buffer: list[ChatGenerationChunk] = []
         self.response_id: str | None = None
@@ -65,7 +81,16 @@ class StreamTracker:
         if USAGE_COST_KEY in meta:
             self.usage_cost = meta[USAGE_COST_KEY]
         content = chunk.message.content
-        self.text.append(content if isinstance(content, str) else str(content))
+        text = content if isinstance(content, str) else str(content)
+        self.text.append(text)
+        self.chars += len(text)
+        if self.chars > self.max_chars:
+            raise StreamTooLargeError(
+                f"the stream sent over {self.max_chars} characters for max_tokens "
+                f"{self.route.max_tokens}: not a completion"
+            )
+        if self.timeout_s is not None and time.perf_counter() - self.started > self.timeout_s:
+            raise AttemptTimeoutError(f"the attempt ran past its {self.timeout_s}s timeout")
         for call in getattr(chunk.message, "tool_call_chunks", None) or []:
             self.text.append(f"{call.get('name') or ''}{call.get('args') or ''}")
         usage = getattr(chunk.message, "usage_metadata", None)

@@ -8,14 +8,23 @@ a fact of the test, not a matter of timing.
 from __future__ import annotations
 
 import asyncio
+import operator
+import threading
 import uuid
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
+from langgraph.graph import add_messages
 
-from langgraph_routing import BudgetExceededError, CostCallbackHandler, init_routing_model
+from langgraph_routing import (
+    BudgetExceededError,
+    CostCallbackHandler,
+    add_costs,
+    init_routing_model,
+)
 from langgraph_routing._tokens import TokenCounter
 from langgraph_routing.testing import LocalGateway
 
@@ -73,19 +82,49 @@ async def test_fifty_concurrent_calls_send_only_what_the_budget_allows(
     assert handler.spent_usd(str(run_id)) == pytest.approx(gateway.total_spend, rel=1e-12)
 
 
+class _Starts(BaseCallbackHandler):
+    """Counts chat model starts (put it before the budget handler, which may raise)."""
+
+    run_inline = True
+
+    def __init__(self, expected: int) -> None:
+        self.count = 0
+        self.all_started = threading.Event()
+        self._lock = threading.Lock()
+        self._expected = expected
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.count += 1
+            if self.count == self._expected:
+                self.all_started.set()
+
+
 def test_sixteen_threads_send_only_what_the_budget_allows(gateway: LocalGateway) -> None:
     model = init_routing_model(
         base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
     ).with_task("tool_select")
     budget = _budget_for(model, 10)
     handler = CostCallbackHandler(budget_usd=budget)
+    starts = _Starts(50)
+    gateway.add_fault("hang", times=None)
+    results: list[Any] = []
 
     def body(_: Any) -> list[Any]:
         return model.batch([PROMPT] * 50, {"max_concurrency": 16}, return_exceptions=True)
 
-    results = RunnableLambda(body).invoke(None, {"callbacks": [handler]})
+    runner = threading.Thread(
+        target=lambda: results.extend(
+            RunnableLambda(body).invoke(None, {"callbacks": [starts, handler]})
+        )
+    )
+    runner.start()
+    assert gateway.wait_for_held(10)
+    assert starts.all_started.wait(30)  # every call was admitted or refused while 10 are held
+    gateway.release_holds()
+    runner.join(30)
     refusals = [r for r in results if isinstance(r, BudgetExceededError)]
-    assert len(results) - len(refusals) == len(gateway.log) <= 10 + 6  # released as they end
+    assert (len(results), len(refusals), len(gateway.log)) == (50, 40, 10)
     assert gateway.total_spend <= budget
     assert handler.reserved_usd() == 0.0
 
@@ -155,3 +194,50 @@ async def test_middleware_thread_budget_holds_for_concurrent_runs(gateway: Local
     assert reasons.count("budget_exhausted") == 15
     assert len(gateway.log) == 5 and gateway.total_spend <= budget
     assert mw._inflight.held() == 0.0
+
+
+def _last(old: Any, new: Any) -> Any:
+    return new if new is not None else old
+
+
+class FanState(TypedDict, total=False):
+    """The template's keys, with scalar keys that take one write per ``Send`` branch."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    costs: Annotated[list[dict[str, Any]], add_costs]
+    routing: Annotated[list[dict[str, Any]], operator.add]
+    plan: Annotated[str, _last]
+    final_answer: Annotated[str, _last]
+    stop_reason: Annotated[str, _last]
+    model_steps: Annotated[int, _last]
+    critiques: Annotated[int, _last]
+
+
+async def test_send_fan_out_branches_share_the_template_guard(gateway: LocalGateway) -> None:
+    """Five ``synthesize`` branches of one ``Send`` fan-out run at once; the guard admits them
+    atomically, so only what the budget allows is sent (the others stop as budget_exhausted)."""
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Send
+
+    from langgraph_routing import budget_guard, synthesize_node
+
+    model = init_routing_model(
+        base_url=gateway.base_url, api_key=gateway.master_key, max_tokens=MAX_TOKENS
+    )
+    budget = _budget_for(model, 3, "claude-3-5-sonnet-20241022")  # room for 3 calls and a half
+    guard = budget_guard(model.policy, budget)
+    node = synthesize_node(model)
+    builder = StateGraph(FanState)
+    builder.add_node("synthesize", node)
+    builder.add_conditional_edges(
+        START, lambda state: [Send("synthesize", state) for _ in range(5)], ["synthesize"]
+    )
+    builder.add_edge("synthesize", END)
+    guard.route(node)  # attaches the guard to the node, as create_routing_agent does
+    out = await builder.compile().ainvoke({"messages": [PROMPT[0]]})
+    # each branch is admitted before any answer comes back: what the budget holds for the
+    # first three leaves nothing for the last two
+    assert len(gateway.log) == 3
+    assert gateway.total_spend <= budget
+    assert out["stop_reason"] == "budget_exhausted"
+    assert guard._inflight.held() == 0.0

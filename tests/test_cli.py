@@ -204,6 +204,36 @@ def test_run_budget_stops_without_further_requests(
     assert all(r.ok for r in gw.log)
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "ten"])
+def test_a_bad_budget_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    code, _, err = cli(capsys, "run", "hi", "--budget", value, "--db", "memory://")
+    assert code == 2
+    assert "--budget" in err and "Error" not in err
+
+
+def test_the_budget_stays_with_the_thread_across_resumes(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run --budget`` then ``resume`` twice: every resume still runs under that budget."""
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    args = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", db]
+    sonnet = "claude-3-5-sonnet-20241022"
+    gw.add_fault("server_error", model=sonnet, status=503, times=None)  # synthesize fails
+    code, _, _ = cli(capsys, "run", QUESTION.question, *args, "--thread", "kb", "--budget", "0.01")
+    assert code == 1
+    code, _, _ = cli(capsys, "resume", "kb", *args)  # fails again: the model is still down
+    assert code == 1
+    gw.clear_faults()
+    spent = gw.total_spend
+    # 0.01 pays for synthesize only with a smaller max_tokens: the budget is still there
+    code, _out, err = cli(capsys, "resume", "kb", *args)
+    assert code == 0, err
+    [synth] = [r for r in gw.log if r.model == sonnet and r.ok]
+    assert synth.max_tokens is not None and synth.max_tokens < 4096
+    assert gw.total_spend <= 0.01 and gw.total_spend > spent
+    assert thread_values(db, "kb")["stop_reason"] == "done"
+
+
 def test_failed_run_then_runs_resume_report(
     gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -178,6 +178,42 @@ def check_create_agent_middleware(out: str) -> None:
     assert "Stopped before synthesize (spent $" in out
 
 
+def check_drop_in_graph(out: str) -> None:
+    assert (
+        "researcher: tool_select -> gpt-4o-mini error\n"
+        "researcher: tool_select -> claude-3-5-haiku-20241022 ok\n"
+        "writer: synthesize -> claude-3-5-sonnet-20241022 ok" in out
+    )
+    assert "by agent: ['researcher', 'writer']" in out
+    assert "thread cost saved: True" in out and "ledger == gateway spend: True" in out
+
+
+def check_drop_in_create_agent(out: str) -> None:
+    assert "model only:\n  researcher: tool_select -> gpt-4o-mini error\n" in out
+    assert (
+        "middleware:\n  researcher: tool_select -> gpt-4o-mini ok\n"
+        "  researcher: synthesize -> claude-3-5-sonnet-20241022 ok" in out
+    )
+    assert out.count("by agent: ['researcher']") == 2
+    assert out.count("thread cost saved: True") == 2
+    assert "gateway calls: [('gpt-4o-mini', 503), ('claude-3-5-haiku-20241022', 200)" in out
+
+
+def check_drop_in_supervisor(out: str) -> None:
+    assert "supervisor: tool_select -> gpt-4o-mini error" in out
+    assert "research_expert: synthesize -> claude-3-5-sonnet-20241022 ok" in out
+    assert "by agent: ['research_expert', 'supervisor']" in out
+    assert "supervisor parallel_tool_calls sent: {False}" in out
+    assert "thread cost saved: True" in out and "ledger == gateway spend: True" in out
+
+
+def check_drop_in_deepagents(out: str) -> None:
+    assert "approval asked for: ['population']" in out
+    assert "lead: tool_select -> gpt-4o-mini error" in out
+    assert "profile max_input_tokens: 128000" in out
+    assert "thread cost saved: True" in out and "ledger == gateway spend: True" in out
+
+
 LOCAL_CHECKS: dict[str, Callable[[str], None]] = {
     "routing_by_task": check_routing_by_task,
     "context_upgrade": check_context_upgrade,
@@ -188,6 +224,10 @@ LOCAL_CHECKS: dict[str, Callable[[str], None]] = {
     "compose_nodes": check_compose_nodes,
     "per_role_keys": check_per_role_keys,
     "create_agent_middleware": check_create_agent_middleware,
+    "drop_in_graph": check_drop_in_graph,
+    "drop_in_create_agent": check_drop_in_create_agent,
+    "drop_in_supervisor": check_drop_in_supervisor,
+    "drop_in_deepagents": check_drop_in_deepagents,
 }
 
 # With LANGGRAPH_ROUTING_BASE_URL set: no fault injection, but the example still shows its point.
@@ -202,6 +242,10 @@ REMOTE_EXPECT: dict[str, tuple[str, ...]] = {
     "compose_nodes": ("priority=high stop_reason=done", "stop_reason=budget_exhausted"),
     "per_role_keys": ("stop_reason=done", "'planner':", "'critic':", "spend logs"),
     "create_agent_middleware": ("tool_select -> gpt-4o-mini", "stop_reason=budget_exhausted"),
+    "drop_in_graph": ("writer: synthesize -> claude-3-5-sonnet-20241022 ok", SKIP_NOTE),
+    "drop_in_create_agent": ("researcher: synthesize -> claude", "thread cost saved: True"),
+    "drop_in_supervisor": ("research_expert: synthesize -> claude", "thread cost saved: True"),
+    "drop_in_deepagents": ("approval asked for: ['population']", "thread cost saved: True"),
 }
 
 

@@ -24,6 +24,7 @@ DESIGN_NAMES = {
 
 EXPORTED = [
     "AgentTask",
+    "BadGatewayAnswerError",
     "BudgetExceededError",
     "BudgetGuard",
     "CheckpointerError",
@@ -45,6 +46,7 @@ EXPORTED = [
     "StopReason",
     "StreamInterruptedError",
     "ThreadInfo",
+    "UnknownTaskError",
     "add_costs",
     "alist_threads",
     "aresume_thread",

@@ -299,9 +299,14 @@ def _failed_ids(infos: list[ThreadInfo]) -> Iterator[str]:
 
 
 def resume_failed(
-    graph: Runnable[Any, Any], checkpointer: BaseCheckpointSaver[Any], **config: Any
+    graph: Runnable[Any, Any],
+    checkpointer: BaseCheckpointSaver[Any],
+    *,
+    thread_ids: Iterable[str] | None = None,
+    **config: Any,
 ) -> list[ResumeOutcome]:
-    """Resume every failed thread of ``checkpointer``, one after the other.
+    """Resume every failed thread of ``checkpointer`` (or those of ``thread_ids``), one after
+    the other.
 
     A thread that fails again is reported (``ok=False``, short secret-free ``error``) and the
     others still run.
@@ -312,7 +317,8 @@ def resume_failed(
             print(outcome.thread_id, outcome.ok, outcome.status, outcome.error)
     """
     outcomes: list[ResumeOutcome] = []
-    for thread_id in list(_failed_ids(list_threads(checkpointer))):
+    ids = list(_failed_ids(list_threads(checkpointer))) if thread_ids is None else thread_ids
+    for thread_id in ids:
         try:
             resume_thread(graph, thread_id, **config)
         except Exception as exc:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from langgraph_routing._budget import check_budget
 from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thread", metavar="ID", help="thread id (default: a new one)")
     p.add_argument("--resume", action="store_true", help="resume --thread instead of asking")
     p.add_argument(
-        "--budget", metavar="USD", type=float, help="stop before a call that could pass it"
+        "--budget", metavar="USD", type=_usd, help="stop before a call that could pass it"
     )
     p.add_argument("--critique", action="store_true", help="add the critique step")
     _db_arg(p)
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-failed", action="store_true", help="resume every failed thread")
     _add_gateway_args(p)
     p.add_argument("--critique", action="store_true", default=None, help="graph with critique")
-    p.add_argument("--budget", metavar="USD", type=float, help="budget of the rebuilt graph")
+    p.add_argument("--budget", metavar="USD", type=_usd, help="budget of the rebuilt graph")
     _db_arg(p)
     p.set_defaults(handler=_cmd_resume)
 
@@ -186,6 +187,18 @@ def _cmd_run(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _usd(text: str) -> float:
+    """A ``--budget`` value: a finite number of USD >= 0 (else a usage error, exit 2)."""
+    try:
+        value = check_budget(float(text), "--budget")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of USD >= 0, got {text!r}"
+        ) from None
+    assert value is not None
+    return value
+
+
 def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
     from langgraph_routing.testing import serve
 
@@ -240,7 +253,9 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
                 f"resuming {args.thread} ({info.status}; next: {', '.join(info.next_nodes) or '-'})"
             )
         )
-        values = execute(out, graph, None, args.thread, args.db, base_url, {})
+        # the budget (and critique) live with the thread until changed explicitly
+        kept = {META_CRITIQUE: critique, META_BUDGET: budget}
+        values = execute(out, graph, None, args.thread, args.db, base_url, kept)
         print_outcome(out, values, args.thread, before)
     return 0
 
@@ -248,9 +263,17 @@ def _cmd_resume(args: argparse.Namespace, out: Console) -> int:
 def _resume_all(
     args: argparse.Namespace, out: Console, cp: RoutingCheckpointer, policy: RoutingPolicy, url: str
 ) -> int:
-    graph = build_graph(cp, policy, url, budget=args.budget, critique=bool(args.critique))
     with out.status("Resuming failed threads…"):
-        outcomes = resume_failed(graph, cp)
+        outcomes = []
+        for info in [i for i in list_threads(cp) if i.status == "failed"]:
+            # each thread keeps the budget and critique it was run with, unless given here
+            latest = latest_checkpoint(cp, info.thread_id)
+            meta = dict(latest.metadata or {}) if latest is not None else {}
+            budget = args.budget if args.budget is not None else meta.get(META_BUDGET)
+            critique = bool(meta.get(META_CRITIQUE)) if args.critique is None else args.critique
+            graph = build_graph(cp, policy, url, budget=budget, critique=critique)
+            kept = {"metadata": {META_CRITIQUE: critique, META_BUDGET: budget}}
+            outcomes += resume_failed(graph, cp, thread_ids=[info.thread_id], **kept)
     if not outcomes:
         out.print("no failed threads")
         return 0

@@ -37,6 +37,10 @@ POLICY = RoutingPolicy.default().updated(
     }
 )
 
+# the original passes init_chat_model's configurable fields per step; with a routing model the
+# policy chooses the model (node_tasks above) and these keys have no effect
+STEP_CONFIG: Any = {"model": "openai:gpt-4.1", "max_tokens": 10000, "tags": ["langsmith:nostream"]}
+
 
 class ClarifyWithUser(BaseModel):
     need_clarification: bool
@@ -69,7 +73,13 @@ class ResearcherState(TypedDict, total=False):
 
 def build(model: Any, saver: Any) -> Any:
     def clarify_with_user(state: AgentState) -> dict[str, Any]:
-        verdict = model.with_structured_output(ClarifyWithUser).invoke(state["messages"])
+        # as the original: structured output, a retry, and per-step model settings in a config
+        clarifier = (
+            model.with_structured_output(ClarifyWithUser)
+            .with_retry(stop_after_attempt=3)
+            .with_config(STEP_CONFIG)
+        )
+        verdict = clarifier.invoke(state["messages"])
         return {"question": verdict.question if verdict.need_clarification else ""}
 
     def ask_user(state: AgentState) -> dict[str, Any]:
@@ -79,7 +89,8 @@ def build(model: Any, saver: Any) -> Any:
         return {"messages": [HumanMessage(str(answer))]}
 
     def write_research_brief(state: AgentState) -> dict[str, Any]:
-        brief = model.with_structured_output(ResearchQuestion).invoke(state["messages"])
+        writer = model.with_structured_output(ResearchQuestion).with_retry(stop_after_attempt=3)
+        brief = writer.with_config(STEP_CONFIG).invoke(state["messages"])
         return {"research_brief": brief.research_brief}
 
     def fan_out(state: AgentState) -> list[Send]:
@@ -147,6 +158,8 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
             '{"research_brief": "Compare the populations of Kyoto and Osaka."}',
         ],
     )
+    # one researcher call fails with a 503: the failure table sends it to the fallback
+    gateway.add_fault("server_error", model="gpt-4o-mini", status=503, nth=2)
     config: Any = {"configurable": {"thread_id": "odr-1"}}
     # structured outputs and compressed notes keep no AIMessage in state: the handler's ledger,
     # attached to the checkpointer, is where the thread's cost comes from
@@ -171,7 +184,11 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
     assert ("researcher",) in namespaces  # the subgraphs' tokens were streamed
     assert "Kyoto" in state["research_brief"] and len(state["notes"]) == 2
     # every step went to its task's model, the researchers' by subgraph/node path
-    by_node = {(r.node, r.model) for r in gateway.log}
+    [failed] = [r for r in gateway.log if r.status == 503]
+    assert failed.model == "gpt-4o-mini"
+    after = gateway.log[gateway.log.index(failed) + 1 :]
+    assert any(r.model == "claude-3-5-haiku-20241022" and r.node == failed.node for r in after)
+    by_node = {(r.node, r.model) for r in gateway.log if r.model != "claude-3-5-haiku-20241022"}
     assert by_node == {
         ("clarify_with_user", "o3-mini"),
         ("write_research_brief", "o3-mini"),
@@ -179,8 +196,41 @@ def test_deep_research_shape_streams_routes_and_costs(gateway: LocalGateway, tmp
         ("compress_research", "gpt-4o-mini"),
         ("final_report_generation", "claude-3-5-sonnet-20241022"),
     }
+    assert len([e for e in costs.entries if e.status == "error"]) == 1  # the 503 is in the ledger
     assert {e.agent for e in costs.entries if e.node == "researcher_llm"} == {"researcher"}
     assert gateway.log[0].response_format == "json_schema"  # structured output, as ChatOpenAI
     assert math.isclose(costs.total_usd, gateway.total_spend, rel_tol=1e-12)
     assert math.isclose(thread.cost_usd or 0.0, gateway.total_spend, rel_tol=1e-12)
     assert thread.calls == len(gateway.log)
+
+
+def test_deep_research_shape_falls_back_and_costs_per_agent(gateway: LocalGateway) -> None:
+    gateway.add_fault("server_error", model="o3-mini", status=503, times=None)
+    sonnet = "claude-3-5-sonnet-20241022"  # o3-mini's fallback answers the plan steps
+    gateway.script(
+        sonnet,
+        [
+            '{"need_clarification": false, "question": ""}',
+            '{"research_brief": "Compare the populations of Kyoto and Osaka."}',
+        ],
+        task="plan",
+    )
+    config: Any = {"configurable": {"thread_id": "odr-2"}}
+    with cost_tracking(POLICY) as costs, open_checkpointer("memory://", costs=costs) as saver:
+        model = init_routing_model(POLICY, base_url=gateway.base_url, api_key=gateway.master_key)
+        state = build(model, saver).invoke({"messages": [("user", "City sizes?")]}, config)
+        [thread] = list_threads(saver)
+    assert "Kyoto" in state["research_brief"] and len(state["notes"]) == 2
+    plan = [(r.model, r.status) for r in gateway.log if r.task == "plan"]
+    assert plan == [("o3-mini", 503), (sonnet, 200)] * 2  # each plan step failed, then fell back
+    assert math.isclose(costs.total_usd, gateway.total_spend, rel_tol=1e-9)
+    by_agent = costs.report().by_agent()  # the subgraph is one agent; top-level nodes their own
+    assert set(by_agent) == {
+        "clarify_with_user",
+        "write_research_brief",
+        "researcher",
+        "final_report_generation",
+    }
+    assert all(v > 0 for v in by_agent.values())
+    assert thread.calls == len(gateway.log)
+    assert math.isclose(thread.cost_usd or 0.0, gateway.total_spend, rel_tol=1e-9)

@@ -159,3 +159,48 @@ def test_summarization_middleware_recovers_from_our_overflow_error(gateway: Loca
     assert any(isinstance(e, ContextTooLargeError) for e in seen.errors)  # the overflow happened
     assert out["messages"][-1].content and len(out["messages"]) < 13  # ...and was recovered
     assert gateway.log and all(r.status == 200 for r in gateway.log)  # nothing sent too big
+
+
+def _overflowing_run(gateway: LocalGateway, model: Any, **checkpointer: Any) -> tuple[Any, Any]:
+    """~24k tokens of history against a gateway whose windows are 16k, while the model believes
+    128k (its profile): the gateway really answers 400 context_length_exceeded."""
+    with open_checkpointer("memory://", **checkpointer) as saver:
+        agent = create_deep_agent(model=model, system_prompt="You are a lead.", checkpointer=saver)
+        out = agent.invoke(
+            {"messages": _long_history(6, 1200)}, {"configurable": {"thread_id": "o"}}
+        )
+        return out, list_threads(saver)
+
+
+GATEWAY_16K = RoutingPolicy.default().updated(
+    {"models": {m: {"context_window": 16000} for m in RoutingPolicy.default().models}}
+)
+
+
+def test_an_overflow_at_the_gateway_is_recovered_like_chatopenai(make_gateway: Any) -> None:
+    from langchain_openai import ChatOpenAI
+
+    plain = make_gateway(models=LocalGateway.from_policy(GATEWAY_16K).models.values())
+    chat = ChatOpenAI(model=MINI, base_url=plain.base_url, api_key=plain.master_key, max_retries=0)
+    _overflowing_run(plain, chat)
+    ours = make_gateway(models=LocalGateway.from_policy(GATEWAY_16K).models.values())
+    seen = _Overflows()
+    with cost_tracking() as costs:
+        model = init_routing_model(
+            base_url=ours.base_url, api_key=ours.master_key, callbacks=[seen]
+        )
+        out, [thread] = _overflowing_run(ours, model, costs=costs)
+    assert isinstance(out["messages"][-1], AIMessage) and out["messages"][-1].content
+    for gw in (plain, ours):  # both: the overflow really happened, then a smaller prompt passed
+        first, last = gw.log[0], gw.log[-1]
+        assert first.status == 400 and first.prompt_tokens > 16000
+        assert last.status == 200 and last.prompt_tokens < first.prompt_tokens
+    # ours applied the failure table first (upgrade to the larger model, which the gateway also
+    # refused), then raised ContextTooLargeError, which deepagents' summarisation caught
+    assert [(r.model, r.status) for r in ours.log[:2]] == [(MINI, 400), ("gpt-4o", 400)]
+    assert isinstance(seen.errors[0], ContextTooLargeError)
+    assert ours.log[-1].message_count < ours.log[0].message_count  # the history was summarised
+    assert math.isclose(costs.total_usd, ours.total_spend, rel_tol=1e-9) and ours.total_spend > 0
+    # the summary calls keep no AIMessage in state: the attached handler's ledger counts them
+    assert thread.calls == len(ours.log)
+    assert math.isclose(thread.cost_usd or 0.0, ours.total_spend, rel_tol=1e-9)
