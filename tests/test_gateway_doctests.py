@@ -13,6 +13,7 @@ MODULES = [
     "langgraph_routing.testing._faults",
     "langgraph_routing.testing._gateway",
     "langgraph_routing.testing._holds",
+    "langgraph_routing.testing._latency",
     "langgraph_routing.testing._records",
     "langgraph_routing.testing._replies",
     "langgraph_routing.testing._schema_fill",
@@ -29,5 +30,13 @@ def test_docstring_examples(name: str) -> None:
 
 def test_public_names_are_exported() -> None:
     testing = importlib.import_module("langgraph_routing.testing")
-    for name in ("LocalGateway", "GatewayModel", "VirtualKey", "Fault", "RequestRecord", "serve"):
+    for name in (
+        "LocalGateway",
+        "GatewayModel",
+        "VirtualKey",
+        "Fault",
+        "RequestRecord",
+        "LatencyProfile",
+        "serve",
+    ):
         assert name in testing.__all__ and getattr(testing, name).__doc__

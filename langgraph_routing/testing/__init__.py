@@ -15,14 +15,18 @@ from langgraph_routing.testing._config import (
 )
 from langgraph_routing.testing._faults import FAULT_KINDS, Fault
 from langgraph_routing.testing._gateway import LocalGateway, serve
+from langgraph_routing.testing._latency import DEFAULT_LATENCY, GENERIC_LATENCY, LatencyProfile
 from langgraph_routing.testing._records import RequestRecord
 
 __all__ = [
+    "DEFAULT_LATENCY",
     "DEFAULT_MODELS",
     "FAULT_KINDS",
+    "GENERIC_LATENCY",
     "Fault",
     "GatewayConfigError",
     "GatewayModel",
+    "LatencyProfile",
     "LocalGateway",
     "RequestRecord",
     "VirtualKey",

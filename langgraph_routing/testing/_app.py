@@ -12,9 +12,15 @@ from typing import Any
 
 from langgraph_routing.testing import _wire as wire
 from langgraph_routing.testing._config import GatewayModel, VirtualKey, hash_key
-from langgraph_routing.testing._faults import Fault, FaultTable
+from langgraph_routing.testing._faults import ERROR_FAULTS, Fault, FaultTable, error_answer
+from langgraph_routing.testing._latency import LatencyTable
 from langgraph_routing.testing._ledger import Ledger
-from langgraph_routing.testing._records import LOGGED_HEADERS, RequestRecord, request_fields
+from langgraph_routing.testing._records import (
+    LOGGED_HEADERS,
+    RequestRecord,
+    request_fields,
+    request_tags,
+)
 from langgraph_routing.testing._replies import synthesize_reply
 from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
@@ -24,9 +30,6 @@ __all__ = ["App"]
 _CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
 _MODEL_PATHS = frozenset({"/v1/models", "/models"})
 _HEALTH_PATHS = frozenset({"/health/liveliness", "/health/readiness", "/health"})
-_ERROR_FAULTS = frozenset(
-    {"rate_limit", "server_error", "context_overflow", "budget_exceeded", "auth_error"}
-)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class _Call:
     cost: float | None = None
     fault: str | None = None
     key_spend: float | None = None
+    latency_s: float = 0.0
 
 
 class App:
@@ -57,8 +61,10 @@ class App:
         faults: FaultTable,
         ledger: Ledger,
         budget_mode: str = "worst_case",
+        latency: LatencyTable | None = None,
     ) -> None:
         self.budget_mode = budget_mode
+        self.latency = latency
         self.models = dict(models)
         self.keys = dict(keys)
         self.master_key = master_key
@@ -144,8 +150,8 @@ class App:
     ) -> Outcome:
         if call.key_spend is None and call.model is not None:
             call.key_spend = self.ledger.key_spend(call.key)
-        self._record(call, status, stream)
         if status == 0:
+            self._record(call, status, stream)
             return Outcome(drop=True)
         ctype = "text/event-stream" if events is not None else "application/json"
         headers = [("content-type", ctype), *self._headers(call), *(extra or [])]
@@ -157,7 +163,15 @@ class App:
             headers.append(
                 ("x-litellm-response-cost", "0")
             )  # as the proxy: a failed call cost nothing
-        return Outcome(wire.http_bytes(status, headers, body, events=events))
+        parts = wire.http_parts(status, headers, body, events=events)
+        delays = [0.0] * len(parts)
+        if status == 200 and self.latency is not None and call.model is not None:
+            delays = self.latency.plan(call.model.name, call.completion_tokens, len(parts))
+        call.latency_s = sum(delays)
+        self._record(call, status, stream)
+        if call.latency_s > 0:
+            return Outcome(pacing=tuple(zip(delays, parts, strict=True)))
+        return Outcome(b"".join(parts))
 
     def _record(self, call: _Call, status: int, stream: bool) -> None:
         body = call.body
@@ -191,6 +205,7 @@ class App:
                 cost_usd=call.cost,
                 started_at=call.started_at,
                 path=call.request.path,
+                latency_s=call.latency_s,
                 **request_fields(body),
             )
         )
@@ -266,7 +281,7 @@ class App:
                 return Pending(seconds, lambda: self._reply(call, model, stream, None))
             if fault.kind == "drop":
                 return self._finish(call, 0, stream=stream)
-            if fault.kind in _ERROR_FAULTS:
+            if fault.kind in ERROR_FAULTS:
                 return self._error_fault(call, model, fault.kind, fault.params, stream)
         return self._reply(call, model, stream, fault)
 
@@ -297,37 +312,17 @@ class App:
     def _error_fault(
         self, call: _Call, model: GatewayModel, kind: str, params: Mapping[str, Any], stream: bool
     ) -> Outcome:
-        extra: list[tuple[str, str]] = []
-        if kind == "rate_limit":
-            if params.get("retry_after") is not None:
-                extra.append(("retry-after", _num(params["retry_after"])))
-            elif params.get("retry_after_ms") is not None:
-                extra.append(("retry-after-ms", _num(params["retry_after_ms"])))
-            elif params.get("provider_retry_after") is not None:
-                extra.append(("llm_provider-retry-after", _num(params["provider_retry_after"])))
-            elif params.get("provider_retry_after_ms") is not None:
-                value = _num(params["provider_retry_after_ms"])
-                extra.append(("llm_provider-retry-after-ms", value))
-            return self._finish(
-                call, 429, body=wire.rate_limit_error(model.name), extra=extra, stream=stream
-            )
-        if kind == "server_error":
-            status = int(params.get("status", 500))
-            return self._finish(
-                call, status, body=wire.server_error(model.name, status), stream=stream
-            )
-        if kind == "context_overflow":
-            err = wire.context_error(model.name, model.context_window, model.context_window + 1)
-            return self._finish(call, 400, body=err, stream=stream)
-        if kind == "budget_exceeded":
-            vk = self.keys.get(call.key) if call.key is not None else None
-            budget = vk.max_budget if vk is not None and vk.max_budget is not None else 0.0
-            key_hash = hash_key(call.key) if call.key is not None else "None"
-            err = wire.budget_error(key_hash, self.ledger.key_spend(call.key), budget)
-            return self._finish(call, 422, body=err, stream=stream)
-        return self._finish(
-            call, 401, body=wire.auth_error(hash_key(call.key or "")), stream=stream
+        vk = self.keys.get(call.key) if call.key is not None else None
+        status, body, extra = error_answer(
+            kind,
+            params,
+            model=model.name,
+            context_window=model.context_window,
+            key=call.key,
+            key_spend=self.ledger.key_spend(call.key),
+            max_budget=vk.max_budget if vk is not None else None,
         )
+        return self._finish(call, status, body=body, extra=extra, stream=stream)
 
     def _answer(
         self,
@@ -338,8 +333,8 @@ class App:
         params: Mapping[str, Any],
     ) -> Outcome:
         body = call.body
-        task, node = _tagged(call.request.headers.get("x-litellm-tags", ""))
-        reply = self.ledger.next_script(model.name, task, node) or synthesize_reply(body)
+        tags = request_tags(call.request.headers)
+        reply = self.ledger.next_script(model.name, tags) or synthesize_reply(body)
         call.completion_tokens = reply.completion_tokens()
         call.cost = model.cost(call.prompt_tokens, call.completion_tokens)
         call.key_spend = self.ledger.charge(call.key, _user(body), call.cost)
@@ -382,10 +377,6 @@ class App:
         return self._finish(call, 200, body=payload, extra=extra)
 
 
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 def _user(body: Mapping[str, Any]) -> str | None:
     user = body.get("user")
     return user if isinstance(user, str) and user else None
@@ -400,13 +391,3 @@ def _cost_value(value: Any) -> float | str | None:
     except ValueError:
         return str(value)
     return number if number == number and abs(number) != float("inf") else str(value)
-
-
-def _tagged(tags: str) -> tuple[str | None, str | None]:
-    """``(task, node)`` from an ``x-litellm-tags`` header (``task:plan,node:planner``)."""
-    found: dict[str, str] = {}
-    for tag in tags.split(","):
-        name, _, value = tag.strip().partition(":")
-        if value:
-            found.setdefault(name, value)
-    return found.get("task"), found.get("node")

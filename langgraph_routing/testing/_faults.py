@@ -8,9 +8,17 @@ from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from langgraph_routing.testing._config import GatewayConfigError, key_label
+from langgraph_routing.testing import _wire as wire
+from langgraph_routing.testing._config import GatewayConfigError, hash_key, key_label
 
-__all__ = ["FAULT_KINDS", "SERVER_ERROR_STATUSES", "Fault", "FaultTable"]
+__all__ = [
+    "ERROR_FAULTS",
+    "FAULT_KINDS",
+    "SERVER_ERROR_STATUSES",
+    "Fault",
+    "FaultTable",
+    "error_answer",
+]
 
 # kind -> allowed parameters
 FAULT_KINDS: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -31,6 +39,9 @@ FAULT_KINDS: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504})
+ERROR_FAULTS = frozenset(
+    {"rate_limit", "server_error", "context_overflow", "budget_exceeded", "auth_error"}
+)
 _NUMERIC_PARAMS = {
     "retry_after",
     "retry_after_ms",
@@ -189,3 +200,44 @@ class FaultTable:
             if chosen is not None:
                 chosen.consume()
             return chosen
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+_RETRY_HEADERS = (
+    ("retry_after", "retry-after"),
+    ("retry_after_ms", "retry-after-ms"),
+    ("provider_retry_after", "llm_provider-retry-after"),
+    ("provider_retry_after_ms", "llm_provider-retry-after-ms"),
+)
+
+
+def error_answer(
+    kind: str,
+    params: Mapping[str, Any],
+    *,
+    model: str,
+    context_window: int,
+    key: str | None,
+    key_spend: float,
+    max_budget: float | None,
+) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """``(status, body, extra headers)`` of an error fault (one of :data:`ERROR_FAULTS`)."""
+    if kind == "rate_limit":
+        extra = [
+            (header, _num(params[name]))
+            for name, header in _RETRY_HEADERS
+            if params.get(name) is not None
+        ][:1]
+        return 429, wire.rate_limit_error(model), extra
+    if kind == "server_error":
+        status = int(params.get("status", 500))
+        return status, wire.server_error(model, status), []
+    if kind == "context_overflow":
+        return 400, wire.context_error(model, context_window, context_window + 1), []
+    if kind == "budget_exceeded":
+        key_hash = hash_key(key) if key is not None else "None"
+        return 422, wire.budget_error(key_hash, key_spend, max_budget or 0.0), []
+    return 401, wire.auth_error(hash_key(key or "")), []

@@ -22,6 +22,7 @@ from langgraph_routing.testing._config import (
 )
 from langgraph_routing.testing._faults import Fault, FaultTable
 from langgraph_routing.testing._holds import Holds
+from langgraph_routing.testing._latency import LatencyProfile, LatencySpec, LatencyTable
 from langgraph_routing.testing._ledger import Ledger
 from langgraph_routing.testing._records import RequestRecord
 from langgraph_routing.testing._replies import Reply, reply_from_script
@@ -42,6 +43,14 @@ class LocalGateway:
     "Current cost" is that projected total); ``"spend"`` rejects only once spend >=
     ``max_budget`` (the proxy's default admission).
 
+    ``latency`` emulates model speed (off by default): ``"profiles"`` gives each model its
+    time to first token and output tokens per second from public figures
+    (:data:`~langgraph_routing.testing.DEFAULT_LATENCY`, sources in its module), a mapping
+    ``{model: LatencyProfile | (ttft_s, tokens_per_s) | None}`` overrides some of them, and
+    ``latency_scale`` multiplies every delay (``0.05``: a 0.4 s first token takes 20 ms).
+    Delays are slept on the server's event loop, so concurrent requests overlap as they do
+    on a real provider; see :meth:`set_latency` and ``RequestRecord.latency_s``.
+
     >>> import openai
     >>> with LocalGateway() as gw:
     ...     client = openai.OpenAI(base_url=gw.base_url, api_key="sk-local-master", max_retries=0)
@@ -60,9 +69,12 @@ class LocalGateway:
         port: int = 0,
         host: str = "127.0.0.1",
         budget_mode: str = "worst_case",
+        latency: LatencySpec = None,
+        latency_scale: float = 1.0,
     ) -> None:
         self._budget_mode = validate_budget_mode(budget_mode)
         self._models = normalize_models(models)
+        self._latency = LatencyTable(latency, latency_scale, list(self._models))
         self._keys = normalize_keys(keys, master_key)
         self._master_key = master_key
         self._requested_port = validate_port(port)
@@ -101,6 +113,7 @@ class LocalGateway:
                 self._faults,
                 self._ledger,
                 self._budget_mode,
+                self._latency,
             )
             server = Server(self._host, self._requested_port, app, self._holds)
             server.start()
@@ -231,11 +244,15 @@ class LocalGateway:
         *,
         task: str | None = None,
         node: str | None = None,
+        agent: str | None = None,
     ) -> None:
         """Queue the next replies of ``model``: a string is the content, a dict a raw assistant
-        message (e.g. with ``tool_calls``). Scripts win over synthesized replies. With ``task``
-        and/or ``node`` the replies go only to requests tagged so (``x-litellm-tags``, which a
-        RoutingChatModel sends); the most specific queue answers first.
+        message (e.g. with ``tool_calls``). Scripts win over synthesized replies. With ``task``,
+        ``node`` and/or ``agent`` the replies go only to requests tagged so
+        (``x-litellm-tags: task:plan,node:planner,agent:team``, else the JSON header
+        ``x-litellm-spend-logs-metadata``; a RoutingChatModel sends both, a plain client may
+        add either with ``extra_headers``). The most specific matching queue answers first:
+        a queue for (model, task) wins over (model, node), over (model, agent), over the model.
 
         >>> gw = LocalGateway()
         >>> gw.script("gpt-4o", ["first", {"content": None, "tool_calls": [
@@ -243,6 +260,11 @@ class LocalGateway:
         """
         if model not in self._models:
             raise GatewayConfigError(f"script: unknown model {model!r}")
+        for field_name, value in (("task", task), ("node", node), ("agent", agent)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise GatewayConfigError(
+                    f"script: {field_name} must be a non-empty string or None, got {value!r}"
+                )
         converted: list[Reply] = []
         for i, item in enumerate(replies):
             if not isinstance(item, str | dict):
@@ -256,7 +278,33 @@ class LocalGateway:
                 raise GatewayConfigError(
                     f"script: reply {i} is not a valid message: {exc!r}"
                 ) from exc
-        self._ledger.add_script(model, converted, task, node)
+        self._ledger.add_script(model, converted, task, node, agent)
+
+    # --- latency ---------------------------------------------------------------------------
+    @property
+    def latency(self) -> dict[str, LatencyProfile | None]:
+        """Each model's latency profile (None: answers at once), before ``latency_scale``."""
+        return self._latency.profiles()
+
+    @property
+    def latency_scale(self) -> float:
+        """The factor applied to every emulated delay."""
+        return self._latency.scale
+
+    def set_latency(self, model: str, profile: LatencyProfile | tuple[float, float] | None) -> None:
+        """Change one model's latency while running (None: no delay for it).
+
+        >>> gw = LocalGateway()
+        >>> gw.set_latency("gpt-4o", (0.2, 50))
+        >>> gw.latency["gpt-4o"], gw.latency["gpt-4o-mini"]
+        (LatencyProfile(ttft_s=0.2, tokens_per_s=50), None)
+        """
+        if isinstance(profile, tuple):
+            try:
+                profile = LatencyProfile(*profile)
+            except (GatewayConfigError, TypeError) as exc:
+                raise GatewayConfigError(f"latency[{model!r}]: {exc}") from None
+        self._latency.set(model, profile)
 
     def release_holds(self) -> None:
         """Let every request held by a ``hang`` fault continue."""
@@ -313,17 +361,27 @@ def serve(
     host: str = "127.0.0.1",
     *,
     master_key: str | None = "sk-local-master",
+    latency: LatencySpec = None,
+    latency_scale: float = 1.0,
 ) -> None:
     """Run a gateway in the foreground until interrupted (the ``gateway`` CLI command).
 
     ``policy_path`` (YAML/TOML) supplies the models; default: the five models of the design.
+    ``latency``/``latency_scale`` as for :class:`LocalGateway` (off by default).
     """
+    kw: dict[str, Any] = {
+        "port": port,
+        "host": host,
+        "master_key": master_key,
+        "latency": latency,
+        "latency_scale": latency_scale,
+    }
     if policy_path is not None:
         policy_module = importlib.import_module("langgraph_routing._policy")
         policy = policy_module.RoutingPolicy.from_file(policy_path)
-        gateway = LocalGateway.from_policy(policy, port=port, host=host, master_key=master_key)
+        gateway = LocalGateway.from_policy(policy, **kw)
     else:
-        gateway = LocalGateway(port=port, host=host, master_key=master_key)
+        gateway = LocalGateway(**kw)
     stop = threading.Event()
     with gateway:
         print(

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from langgraph_routing.testing._records import RequestRecord
 from langgraph_routing.testing._replies import Reply
@@ -16,7 +16,7 @@ __all__ = ["Ledger"]
 _WINDOW_S = 60.0
 
 
-ScriptKey = tuple[str, str | None, str | None]
+ScriptKey = tuple[str, str | None, str | None, str | None]  # model, task, node, agent
 
 
 class Ledger:
@@ -31,7 +31,7 @@ class Ledger:
         self._key_sum: defaultdict[str, float] = defaultdict(float)
         self._charges: list[float] = []
         self._windows: defaultdict[str, deque[float]] = defaultdict(deque)
-        # scripted replies per (model, task, node); None matches any
+        # scripted replies per (model, task, node, agent); None matches any
         self._scripts: defaultdict[ScriptKey, deque[Reply]] = defaultdict(deque)
 
     def reset(self) -> None:
@@ -102,24 +102,41 @@ class Ledger:
 
     # --- scripts ---------------------------------------------------------------------------
     def add_script(
-        self, model: str, replies: list[Reply], task: str | None = None, node: str | None = None
+        self,
+        model: str,
+        replies: list[Reply],
+        task: str | None = None,
+        node: str | None = None,
+        agent: str | None = None,
     ) -> None:
         with self._lock:
-            self._scripts[(model, task, node)].extend(replies)
+            self._scripts[(model, task, node, agent)].extend(replies)
 
-    def next_script(
-        self, model: str, task: str | None = None, node: str | None = None
-    ) -> Reply | None:
-        """The next scripted reply for a request: the most specific queue first (model + task
-        + node, model + task, model + node, model)."""
+    def next_script(self, model: str, tags: Mapping[str, str] | None = None) -> Reply | None:
+        """The next scripted reply for a request tagged ``tags`` (task/node/agent): among the
+        model's non-empty queues whose every given field equals the request's, the most
+        specific wins; task counts most, then node, then agent (so (model, task) beats
+        (model, node), which beats (model, agent), which beats the model-only queue)."""
+        tags = tags or {}
+        best: ScriptKey | None = None
+        best_rank = -1
         with self._lock:
-            for key in ((model, task, node), (model, task, None), (model, None, node)):
-                queue = self._scripts.get(key)
-                if queue:
-                    return queue.popleft()
-            queue = self._scripts.get((model, None, None))
-            return queue.popleft() if queue else None
+            for key, queue in self._scripts.items():
+                if key[0] != model or not queue:
+                    continue
+                fields = zip(("task", "node", "agent"), key[1:], strict=True)
+                rank = 0
+                for (name, wanted), weight in zip(fields, (4, 2, 1), strict=True):
+                    if wanted is None:
+                        continue
+                    if tags.get(name) != wanted:
+                        rank = -1
+                        break
+                    rank += weight
+                if rank > best_rank:
+                    best, best_rank = key, rank
+            return self._scripts[best].popleft() if best is not None else None
 
     def pending_scripts(self, model: str) -> int:
         with self._lock:
-            return sum(len(q) for (m, _t, _n), q in self._scripts.items() if m == model)
+            return sum(len(q) for key, q in self._scripts.items() if key[0] == model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -9,7 +10,9 @@ from typing import Any
 
 from langgraph_routing.testing._config import hash_key, key_label
 
-__all__ = ["LOGGED_HEADERS", "RequestRecord", "request_fields"]
+__all__ = ["LOGGED_HEADERS", "TAG_FIELDS", "RequestRecord", "request_fields", "request_tags"]
+
+TAG_FIELDS = ("task", "node", "agent")
 
 LOGGED_HEADERS = (
     "x-litellm-tags",
@@ -58,32 +61,29 @@ class RequestRecord:
     response_format: str | None = None
     """The ``response_format`` type (``json_schema``, ``json_object``...), if any."""
     temperature: float | None = None
+    latency_s: float = 0.0
+    """Emulated model latency of the answer (seconds, after ``latency_scale``; 0 when off)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
         if self.key_alias is None and self.key is not None:
             object.__setattr__(self, "key_alias", key_label(self.key))
 
-    def _tag(self, prefix: str) -> str | None:
-        for tag in self.headers.get("x-litellm-tags", "").split(","):
-            if tag.startswith(prefix):
-                return tag[len(prefix) :]
-        return None
-
     @property
     def task(self) -> str | None:
-        """The task the caller tagged the request with (``x-litellm-tags: task:...``)."""
-        return self._tag("task:")
+        """The task the caller tagged the request with (``x-litellm-tags: task:...``, else
+        ``x-litellm-spend-logs-metadata`` ``{"task": ...}``)."""
+        return request_tags(self.headers).get("task")
 
     @property
     def node(self) -> str | None:
         """The graph node the caller tagged the request with."""
-        return self._tag("node:")
+        return request_tags(self.headers).get("node")
 
     @property
     def agent(self) -> str | None:
         """The agent the caller tagged the request with (absent when it is the node)."""
-        return self._tag("agent:")
+        return request_tags(self.headers).get("agent")
 
     @property
     def key_hash(self) -> str | None:
@@ -127,3 +127,35 @@ def request_fields(body: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "temperature": float(temperature) if isinstance(temperature, int | float) else None,
     }
+
+
+def request_tags(headers: Mapping[str, str]) -> dict[str, str]:
+    """``task``/``node``/``agent`` of a request: from ``x-litellm-tags``
+    (``task:plan,node:planner,agent:team``), else from the JSON object of
+    ``x-litellm-spend-logs-metadata`` (what a RoutingChatModel sends both ways; a plain client
+    may send either). Malformed headers give nothing.
+
+    >>> request_tags({"x-litellm-tags": "task:plan,node:planner"})
+    {'task': 'plan', 'node': 'planner'}
+    >>> request_tags({"x-litellm-spend-logs-metadata": '{"task": "critique", "agent": null}'})
+    {'task': 'critique'}
+    """
+    found: dict[str, str] = {}
+    for tag in headers.get("x-litellm-tags", "").split(","):
+        name, _, value = tag.strip().partition(":")
+        if name in TAG_FIELDS and value:
+            found.setdefault(name, value)
+    raw = headers.get("x-litellm-spend-logs-metadata")
+    if raw:
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            meta = None
+        if isinstance(meta, Mapping):
+            for field_name in TAG_FIELDS:
+                meta_value = meta.get(field_name)
+                if isinstance(meta_value, str) and meta_value:
+                    found.setdefault(field_name, meta_value)
+    if found.get("agent") is not None and found.get("agent") == found.get("node"):
+        del found["agent"]  # as the tags: an agent is named only when it is not the node
+    return found

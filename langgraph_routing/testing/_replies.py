@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph_routing.testing._schema_fill import TextFacts, fill_schema
+from langgraph_routing.testing._text_facts import singular
 from langgraph_routing.testing._tokens import count_tokens, truncate_to_tokens
 
 __all__ = ["Reply", "ToolCall", "reply_from_script", "synthesize_reply"]
@@ -111,8 +112,9 @@ def _text_of(content: Any) -> str:
 
 
 def _words(text: str) -> set[str]:
+    """Content words of a text, singular and cut to a 6-letter stem (forecasts ~ forecast)."""
     split = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").lower()
-    return {w for w in _WORD.findall(split) if w not in _STOPWORDS}
+    return {singular(w)[:6] for w in _WORD.findall(split) if w not in _STOPWORDS}
 
 
 def _call_id(seed: str, index: int) -> str:
@@ -176,21 +178,30 @@ def _seed(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _tool_call_reply(fn: Mapping[str, Any], user_text: str, seed: str) -> Reply:
+def _user_texts(messages: Sequence[Any]) -> list[str]:
+    """Text of every user message, newest first."""
+    return [
+        _text_of(m.get("content"))
+        for m in reversed(messages)
+        if isinstance(m, Mapping) and m.get("role") == "user"
+    ]
+
+
+def _tool_call_reply(fn: Mapping[str, Any], facts: TextFacts, seed: str) -> Reply:
     params = fn.get("parameters") or {"type": "object", "properties": {}}
-    args = fill_schema(params, TextFacts(user_text), name=str(fn["name"]))
+    args = fill_schema(params, facts, name=str(fn["name"]))
     if not isinstance(args, dict):
         args = {}
     call = ToolCall(_call_id(seed, 0), str(fn["name"]), json.dumps(args, ensure_ascii=False))
     return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
 
 
-def _structured_reply(fmt: Mapping[str, Any], user_text: str, answer: str) -> Reply | None:
+def _structured_reply(fmt: Mapping[str, Any], facts: TextFacts, answer: str) -> Reply | None:
     kind = fmt.get("type")
     if kind == "json_schema":
         spec = fmt.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, Mapping) else None
-        value = fill_schema(schema or {"type": "object"}, TextFacts(user_text))
+        value = fill_schema(schema or {"type": "object"}, facts)
         return Reply(content=json.dumps(value, ensure_ascii=False))
     if kind == "json_object":
         return Reply(content=json.dumps({"answer": answer}, ensure_ascii=False))
@@ -234,6 +245,7 @@ def synthesize_reply(body: Mapping[str, Any]) -> Reply:
     messages: Sequence[Any] = raw_messages if isinstance(raw_messages, list) else []
     last_user = _last_user_index(messages)
     user_text = _text_of(messages[last_user].get("content")) if last_user >= 0 else ""
+    history = _user_texts(messages)[1:]
     functions = _tool_functions(body.get("tools"))
     tool_choice = body.get("tool_choice")
     if functions and tool_choice != "none":
@@ -244,11 +256,11 @@ def synthesize_reply(body: Mapping[str, Any]) -> Reply:
         )
         if forced is not None or tool_choice == "required" or not answered:
             fn = forced or _pick_tool(functions, user_text)
-            return _tool_call_reply(fn, user_text, _seed(body))
+            return _tool_call_reply(fn, TextFacts(user_text, history), _seed(body))
     answer = _text_answer(messages, last_user, user_text)
     fmt = body.get("response_format")
     if isinstance(fmt, Mapping):
-        structured = _structured_reply(fmt, user_text, answer)
+        structured = _structured_reply(fmt, TextFacts(user_text, history), answer)
         if structured is not None:
             return structured
     return _apply_max_tokens(Reply(content=answer), body)

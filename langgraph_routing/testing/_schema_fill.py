@@ -1,145 +1,32 @@
-"""Build a JSON value valid against a JSON schema, filled from facts found in user text."""
+"""Build a JSON value valid against a JSON schema, filled from facts found in user text.
+
+The rules per field (booleans, enums, strings by name, numbers) are those of
+:mod:`langgraph_routing.testing._text_facts`; arrays get one item per fitting fact (a number
+each for number items, a proper noun each for city/name-like items or objects holding such a
+field), at least ``minItems`` and at least one, at most ``maxItems``; objects are filled
+property by property, each taking the next unused fact.
+"""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph_routing.testing._text_facts import TextFacts, singular
+
 __all__ = ["TextFacts", "fill_schema"]
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*[A-Za-z_])")
-_EXPRESSION = re.compile(
-    r"[(\-]*\s*\d+(?:\.\d+)?\s*\)*(?:\s*(?:\*\*|[-+*/%^x×÷])\s*[(\-]*\s*\d+(?:\.\d+)?\s*\)*)+"
-)
-_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']{2,})'|“([^”]+)”")
-_EXPRESSION_NAMES = ("expression", "expr", "query", "formula", "equation", "calculation", "math")
+_EXPRESSION_NAMES = ("expression", "expr", "formula", "equation", "calculation", "math", "query")
 _PROPER_NAMES = ("city", "country", "place", "location", "name", "person", "company", "entity")
-_PHRASE_NAMES = ("topic", "subject", "keyword", "term", "search")
-_WHOLE_NAMES = ("question", "query", "description", "request", "task", "prompt", "instructions")
-_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z'-]+(?:\s+[A-Z][a-zA-Z'-]+)*)")
-_CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
-_COMMON = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "the",
-        "a",
-        "an",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "and",
-        "or",
-        "with",
-        "about",
-        "from",
-        "by",
-        "many",
-        "much",
-        "does",
-        "do",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "please",
-        "tell",
-        "me",
-        "give",
-        "find",
-        "show",
-        "list",
-        "explain",
-        "ask",
-        "people",
-        "live",
-    ]
-)
+_PHRASE_NAMES = ("topic", "subject", "keyword", "term", "search", "query", "title")
+_WHOLE_NAMES = ("question", "description", "request", "task", "prompt", "instruction", "message")
 _MAX_DEPTH = 8
 
 
-class TextFacts:
-    """Numbers, an arithmetic expression and quoted strings found in user text.
-
-    >>> f = TextFacts('What is 12 * (3 + 4)? Search "blue whales" for 2 results')
-    >>> f.expression, f.quoted, f.numbers
-    ('12 * (3 + 4)', ['blue whales'], [12.0, 3.0, 4.0, 2.0])
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text.strip()
-        self.lower = self.text.lower()
-        self.numbers = [float(m.group(0)) for m in _NUMBER.finditer(self.text)]
-        self.quoted = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(self.text)]
-        found = [m.group(0).strip() for m in _EXPRESSION.finditer(self.text)]
-        self.expression = _balance(max(found, key=len)) if found else None
-        self.proper = [m.group(1) for m in _PROPER.finditer(self.text)]
-        self._next_number = 0
-        self._next_quoted = 0
-        self._next_proper = 0
-
-    def take_proper(self) -> str | None:
-        """The next proper noun phrase (capitalised words not opening a sentence)."""
-        if self._next_proper < len(self.proper):
-            self._next_proper += 1
-            return self.proper[self._next_proper - 1]
-        return self.proper[-1] if self.proper else None
-
-    def phrase(self) -> str:
-        """The request's subject: its proper nouns, else its last content words."""
-        if self.proper:
-            return " ".join(self.proper)
-        words = [w for w in _CONTENT_WORD.findall(self.text) if w.lower() not in _COMMON]
-        return " ".join(words[-3:]) or self.text
-
-    def mentions(self, field: str) -> bool:
-        """Whether the text speaks of a field (any word of its name, by stem)."""
-        words = [w for w in re.split(r"[_\W]+", field.lower()) if len(w) > 3]
-        return any(re.search(rf"\b{re.escape(w[:5])}", self.lower) for w in words)
-
-    @property
-    def numbers_left(self) -> int:
-        return len(self.numbers) - self._next_number
-
-    def take_number(self) -> float | None:
-        if self._next_number < len(self.numbers):
-            self._next_number += 1
-            return self.numbers[self._next_number - 1]
-        return None
-
-    def take_quoted(self) -> str | None:
-        if self._next_quoted < len(self.quoted):
-            self._next_quoted += 1
-            return self.quoted[self._next_quoted - 1]
-        return None
-
-
-def _balance(expr: str) -> str:
-    """Drop unmatched parentheses at the ends of a matched expression."""
-    expr = expr.replace("×", "*").replace("÷", "/").replace("^", "**")
-    expr = re.sub(r"(?<=\d)\s*x\s*(?=[\d(])", " * ", expr)
-    while expr.count("(") > expr.count(")") and expr.startswith("("):
-        expr = expr[1:].lstrip()
-    while expr.count(")") > expr.count("(") and expr.endswith(")"):
-        expr = expr[:-1].rstrip()
-    return expr
+def _named(name: str, words: tuple[str, ...]) -> bool:
+    lname = singular(name.lower())
+    return any(word in lname for word in words)
 
 
 def _resolve(schema: Any, root: Mapping[str, Any], depth: int) -> Mapping[str, Any]:
@@ -218,8 +105,10 @@ def _clamp(value: float, schema: Mapping[str, Any], integer: bool) -> float:
     return value
 
 
-def _fill_number(schema: Mapping[str, Any], facts: TextFacts, integer: bool) -> int | float:
-    raw = facts.take_number()
+def _fill_number(
+    name: str, schema: Mapping[str, Any], facts: TextFacts, integer: bool
+) -> int | float:
+    raw = facts.take_number(name)
     if integer and raw is not None and not raw.is_integer():
         raw = float(round(raw))
     if raw is None:
@@ -233,17 +122,16 @@ def _fill_number(schema: Mapping[str, Any], facts: TextFacts, integer: bool) -> 
 
 
 def _fill_string(name: str, schema: Mapping[str, Any], facts: TextFacts) -> str:
-    lname = name.lower()
     value: str | None = None
-    if facts.expression and any(word in lname for word in _EXPRESSION_NAMES):
+    if facts.expression and _named(name, _EXPRESSION_NAMES):
         value = facts.expression
     if value is None:
         value = facts.take_quoted()
-    if value is None and any(word in lname for word in _PROPER_NAMES):
+    if value is None and _named(name, _PROPER_NAMES):
         value = facts.take_proper()
-    if value is None and any(word in lname for word in _PHRASE_NAMES):
+    if value is None and _named(name, _PHRASE_NAMES):
         value = facts.phrase()
-    if value is None and any(word in lname for word in _WHOLE_NAMES):
+    if value is None and _named(name, _WHOLE_NAMES):
         value = facts.text or None
     if value is None and isinstance(schema.get("default"), str):
         value = schema["default"]
@@ -265,11 +153,34 @@ def _fill_string(name: str, schema: Mapping[str, Any], facts: TextFacts) -> str:
 
 
 def _fill_enum(options: list[Any], schema: Mapping[str, Any], facts: TextFacts) -> Any:
-    for option in options:
-        if isinstance(option, str) and re.search(rf"\b{re.escape(option.lower())}\b", facts.lower):
-            return option
+    chosen = facts.choose(options)
+    if chosen is not None:
+        return chosen
     default = schema.get("default")
     return default if default in options else options[0]
+
+
+def _fitting_facts(
+    item: Mapping[str, Any], name: str, facts: TextFacts, root: Mapping[str, Any], depth: int
+) -> int:
+    """How many array items the text has facts for (0: no opinion)."""
+    if "enum" in item or "const" in item:
+        return 0
+    kind = _schema_type(item)
+    if kind in ("number", "integer"):
+        return facts.numbers_left
+    if kind == "string":
+        return facts.proper_left if _named(name, _PROPER_NAMES) else 0
+    if kind == "object" and depth < _MAX_DEPTH:
+        props = item.get("properties") or {}
+        proper = [
+            p
+            for p, sub in props.items()
+            if _named(str(p), _PROPER_NAMES)
+            and _schema_type(_resolve(sub, root, depth + 1)) == "string"
+        ]
+        return facts.proper_left if proper else 0
+    return 0
 
 
 def fill_schema(
@@ -301,19 +212,17 @@ def fill_schema(
         out: dict[str, Any] = {}
         if depth >= _MAX_DEPTH:
             return out
-        for prop, sub in props.items():
-            out[prop] = fill_schema(sub, facts, name=prop, root=root, depth=depth + 1)
-        return out
+        # a year-like field reads first, so its year is not taken as another field's number
+        for prop in sorted(props, key=lambda p: not _named(str(p), ("year",))):
+            out[prop] = fill_schema(props[prop], facts, name=prop, root=root, depth=depth + 1)
+        return {prop: out[prop] for prop in props}
     if kind == "array":
         items = s.get("items") if isinstance(s.get("items"), Mapping) else {}
         item_schema = _resolve(items, root, depth + 1)
         raw_lo, raw_hi = s.get("minItems"), s.get("maxItems")
         lo: int = raw_lo if isinstance(raw_lo, int) else 0
         hi: int | None = raw_hi if isinstance(raw_hi, int) else None
-        count = max(lo, 1)
-        if _schema_type(item_schema) in ("number", "integer") and "enum" not in item_schema:
-            remaining = facts.numbers_left
-            count = max(count, remaining)
+        count = max(lo, 1, _fitting_facts(item_schema, name, facts, root, depth))
         if hi is not None:
             count = min(count, hi)
         if depth >= _MAX_DEPTH:
@@ -325,12 +234,9 @@ def fill_schema(
             values = [v for i, v in enumerate(values) if v not in values[:i]] or values[:1]
         return values
     if kind in ("number", "integer"):
-        return _fill_number(s, facts, integer=kind == "integer")
-    if kind == "boolean":  # true when the request speaks of the field, else its default / false
-        default = s.get("default")
-        if facts.mentions(name):
-            return True
-        return default if isinstance(default, bool) else False
+        return _fill_number(name, s, facts, integer=kind == "integer")
+    if kind == "boolean":  # true when the request affirms the field's subject
+        return facts.affirms(name)
     if kind == "null":
         return None
     return _fill_string(name, s, facts)

@@ -50,10 +50,15 @@ class Request:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A complete raw HTTP response, or ``drop`` to close the connection without one."""
+    """A complete raw HTTP response, or ``drop`` to close the connection without one.
+
+    ``pacing`` (latency emulation): ``(seconds, bytes)`` parts written in order, each after
+    sleeping its seconds on the server's loop (nobody else waits); ``data`` is then unused.
+    """
 
     data: bytes = b""
     drop: bool = False
+    pacing: tuple[tuple[float, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,25 +165,37 @@ class _Connection(asyncio.Protocol):
             except Exception:  # never kill the connection on an emulator bug: answer 500
                 _log.exception("LocalGateway failed on %s %s", request.method, request.path)
                 result = Outcome(_INTERNAL_ERROR)
-            if isinstance(result, Pending):
+            if isinstance(result, Pending) or result.pacing:
                 self.busy = True
-                task = asyncio.get_running_loop().create_task(self._held(request, result))
+                task = asyncio.get_running_loop().create_task(self._later(request, result))
                 self.server.tasks.add(task)  # keep a reference until done
                 task.add_done_callback(self.server.tasks.discard)
                 return
             self._send(request, result)
 
-    async def _held(self, request: Request, pending: Pending) -> None:
-        await self.server.holds.hold_async(pending.seconds)
+    async def _later(self, request: Request, result: Outcome | Pending) -> None:
+        """Answer a held request when released, and/or a paced answer part by part."""
+        if isinstance(result, Pending):
+            await self.server.holds.hold_async(result.seconds)
+            if self.transport is None or self.transport.is_closing():
+                self.busy = False
+                return
+            try:
+                result = result.resume()
+            except Exception:
+                _log.exception("LocalGateway failed on %s %s", request.method, request.path)
+                result = Outcome(_INTERNAL_ERROR)
+        if result.pacing and not result.drop:
+            for seconds, part in result.pacing:
+                if seconds > 0:
+                    await asyncio.sleep(seconds)  # emulated model latency, not synchronisation
+                if self.transport is None or self.transport.is_closing():
+                    self.busy = False
+                    return
+                self.transport.write(part)
+            result = Outcome()
         self.busy = False
-        if self.transport is None or self.transport.is_closing():
-            return
-        try:
-            outcome = pending.resume()
-        except Exception:
-            _log.exception("LocalGateway failed on %s %s", request.method, request.path)
-            outcome = Outcome(_INTERNAL_ERROR)
-        self._send(request, outcome)
+        self._send(request, result)
         self._process()
 
     def _send(self, request: Request, outcome: Outcome) -> None:
@@ -188,7 +205,8 @@ class _Connection(asyncio.Protocol):
         if outcome.drop:
             transport.close()
             return
-        transport.write(outcome.data)
+        if outcome.data:
+            transport.write(outcome.data)
         if request.headers.get("connection", "").lower() == "close":
             transport.close()
 

@@ -19,6 +19,7 @@ __all__ = [
     "dumps",
     "error_body",
     "http_bytes",
+    "http_parts",
     "rate_limit_error",
     "rpm_error",
     "server_error",
@@ -237,15 +238,17 @@ def stream_body(
     return events
 
 
-def http_bytes(
+def http_parts(
     status: int,
     headers: Iterable[tuple[str, str]],
     body: bytes | None = None,
     *,
     events: list[bytes] | None = None,
     terminate: bool = True,
-) -> bytes:
-    """A full HTTP/1.1 response: fixed-length ``body`` or chunked ``events`` (SSE)."""
+) -> list[bytes]:
+    """A full HTTP/1.1 response in deliverable parts: the head with the fixed-length ``body``
+    (one part), or the head with the first SSE event, then one part per further event, then
+    the chunked terminator (when ``terminate``) with the last event."""
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -255,10 +258,25 @@ def http_bytes(
     if events is None:
         payload = body or b""
         lines.append(f"content-length: {len(payload)}")
-    else:
-        lines.append("transfer-encoding: chunked")
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events if e)
-        if terminate:
-            payload += b"0\r\n\r\n"
-    head = "\r\n".join(lines) + "\r\n\r\n"
-    return head.encode("latin-1") + payload
+        return [("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload]
+    lines.append("transfer-encoding: chunked")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    chunks = [b"%x\r\n%s\r\n" % (len(e), e) for e in events if e]
+    if not chunks:
+        return [head + (b"0\r\n\r\n" if terminate else b"")]
+    chunks[0] = head + chunks[0]
+    if terminate:
+        chunks[-1] += b"0\r\n\r\n"
+    return chunks
+
+
+def http_bytes(
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    body: bytes | None = None,
+    *,
+    events: list[bytes] | None = None,
+    terminate: bool = True,
+) -> bytes:
+    """A full HTTP/1.1 response: fixed-length ``body`` or chunked ``events`` (SSE)."""
+    return b"".join(http_parts(status, headers, body, events=events, terminate=terminate))
