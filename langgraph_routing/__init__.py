@@ -14,7 +14,7 @@ for LangGraph agents, through one OpenAI-compatible gateway.
 (['digest', 'plan'], True)
 """
 
-from ._callbacks import CostCallbackHandler, cost_tracking
+from ._callbacks import CostCallbackHandler
 from ._errors import (
     BadGatewayAnswerError,
     BudgetExceededError,
@@ -36,6 +36,7 @@ from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport
 from ._state import RoutingState, StopReason, costs_update
 from ._streaming import StreamInterruptedError
+from ._tracking import cost_tracking
 from .checkpointing import (
     RoutingCheckpointer,
     ThreadInfo,

@@ -13,28 +13,20 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
-from langchain_core.tracers.context import register_configure_hook
 
 from ._budget import admit, check_budget
-from ._errors import BudgetExceededError, RoutesExhaustedError, RoutingError
-from ._failures import inspect_error
+from ._cost_events import CostEvents, _Pending
+from ._errors import BudgetExceededError, RoutingError
 from ._grants import forget, give_grant, on_cancel
 from ._ledger import (
-    CALL_ID_HEADER,
     CostEntry,
-    entries_from_routing,
-    header,
-    resolve_cost,
 )
 from ._policy import RoutingPolicy, agent_of
 from ._report import CostReport
@@ -60,24 +52,7 @@ def _never_raises(method: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-@dataclass
-class _Pending:
-    started: float
-    root: str
-    model: str | None
-    node: str | None
-    agent: str | None
-    step: int | None
-    thread_id: str | None
-    task: str | None
-    prompt_tokens: int  # -1: not counted yet (see ``tokens``)
-    prompt: list[BaseMessage] | None = None
-    reserved_usd: float = 0.0  # held against the run's budget until the call ends
-    first: dict[str, Any] = field(default_factory=dict)
-    streamed_chars: int = 0
-
-
-class CostCallbackHandler(BaseCallbackHandler):
+class CostCallbackHandler(CostEvents, BaseCallbackHandler):
     """Accumulates a cost ledger from LLM callbacks.
 
     ``budget_usd`` (optional) is a per-run budget. Before each call it reserves the call's
@@ -344,36 +319,6 @@ class CostCallbackHandler(BaseCallbackHandler):
         finally:
             self._settle(pending)
 
-    def _ended(self, pending: _Pending, response: LLMResult, run_id: UUID) -> None:
-        if not response.generations or not response.generations[0]:
-            return
-        generation = response.generations[0][0]
-        message = getattr(generation, "message", None)
-        meta: dict[str, Any] = dict(generation.generation_info or {})
-        if message is not None:
-            meta.update(message.response_metadata)
-        usage = dict(getattr(message, "usage_metadata", None) or {})
-        routing = meta.get("routing")
-        if isinstance(routing, Mapping):
-            fixed = {**routing, "run_id": routing.get("run_id") or pending.root}
-            for entry in entries_from_routing(fixed, usage, fallback_id=str(run_id)):
-                self.add(entry)
-            return
-        model = str(meta.get("model_name") or pending.model or "")
-        headers = meta.get("headers")
-        prompt = int(usage.get("input_tokens") or self._prompt_tokens(pending))
-        completion = int(usage.get("output_tokens") or 0)
-        estimate = None
-        if model in self.policy.models:
-            estimate = self.policy.models[model].cost_usd(prompt, completion)
-        cost, source = resolve_cost(headers, meta.get("usage_cost"), estimate)
-        call_id = header(headers, CALL_ID_HEADER) or meta.get("id") or getattr(message, "id", None)
-        self.add(
-            self._entry(
-                pending, str(call_id or run_id), model, prompt, completion, cost, source, "ok"
-            )
-        )
-
     @_never_raises
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         pending = self._end(run_id)
@@ -383,129 +328,3 @@ class CostCallbackHandler(BaseCallbackHandler):
             self._failed(pending, error, run_id)
         finally:
             self._settle(pending)
-
-    def _failed(self, pending: _Pending, error: BaseException, run_id: UUID) -> None:
-        raised_routing = getattr(error, "routing", None)  # set by RoutingChatModel when it raises
-        if isinstance(raised_routing, Mapping):
-            record = {**raised_routing, "run_id": raised_routing.get("run_id") or pending.root}
-            for entry in entries_from_routing(record, None, fallback_id=str(run_id)):
-                self.add(entry)
-            return
-        if isinstance(error, RoutesExhaustedError):
-            exhausted: dict[str, Any] = {
-                "run_id": pending.root,
-                "thread_id": pending.thread_id,
-                "node": pending.node,
-                "agent": pending.agent,
-                "step": pending.step,
-                "task": error.task,
-                "attempts": error.attempts,
-            }
-            for entry in entries_from_routing(exhausted, None, fallback_id=str(run_id)):
-                self.add(entry)
-            return
-        cancelled = (
-            isinstance(error, GeneratorExit | KeyboardInterrupt)
-            or type(error).__name__ == "CancelledError"
-        )
-        headers = (pending.first.get("headers") if cancelled else None) or {}
-        info = None if cancelled else inspect_error(error)
-        if info is not None:
-            headers = dict(info.headers)
-        routing: dict[str, Any] = pending.first.get("routing") or {}
-        model = str(routing.get("model") or pending.model or "")
-        completion = max(pending.streamed_chars // 4, 0) if cancelled else 0
-        estimate = None
-        if cancelled and model in self.policy.models:
-            estimate = self.policy.models[model].cost_usd(self._prompt_tokens(pending), completion)
-        cost, source = resolve_cost(headers, None, estimate)
-        call_id = header(headers, CALL_ID_HEADER) or f"{run_id}:error"
-        if not cancelled and info is None:
-            return  # not a gateway call failure (e.g. a budget refusal before any request)
-        self.add(
-            self._entry(
-                pending,
-                call_id,
-                model,
-                self._prompt_tokens(pending),
-                completion,
-                cost,
-                source,
-                "cancelled" if cancelled else "error",
-                task=routing.get("task"),
-                role=routing.get("role"),
-            )
-        )
-
-    def _prompt_tokens(self, pending: _Pending) -> int:
-        if pending.prompt_tokens < 0:
-            pending.prompt_tokens = self._counter.count(pending.prompt or []).tokens
-            pending.prompt = None
-        return pending.prompt_tokens
-
-    def _entry(
-        self,
-        pending: _Pending,
-        call_id: str,
-        model: str,
-        prompt: int,
-        completion: int,
-        cost: float | None,
-        source: Any,
-        status: Any,
-        task: str | None = None,
-        role: str | None = None,
-    ) -> CostEntry:
-        return CostEntry(
-            call_id=call_id,
-            run_id=pending.root,
-            thread_id=pending.thread_id,
-            node=pending.node,
-            agent=pending.agent,
-            step=pending.step,
-            task=task or pending.task,
-            model=model or None,
-            role=role,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cost_usd=cost,
-            source=source,
-            status=status,
-            latency_s=round(time.perf_counter() - pending.started, 6),
-        )
-
-
-_COST_VAR: ContextVar[CostCallbackHandler | None] = ContextVar(
-    "langgraph_routing_cost_tracking", default=None
-)
-_hook_lock = threading.Lock()
-_hook_registered = False
-
-
-@contextmanager
-def cost_tracking(
-    policy: RoutingPolicy | None = None, *, budget_usd: float | None = None
-) -> Iterator[CostCallbackHandler]:
-    """Track the cost of every LLM call made inside the block.
-
-    >>> from langgraph_routing import init_routing_model
-    >>> from langgraph_routing.testing import LocalGateway
-    >>> with LocalGateway() as gw, cost_tracking() as costs:
-    ...     model = init_routing_model(base_url=gw.base_url, api_key=gw.master_key)
-    ...     _ = model.with_task("plan").invoke("Plan a trip")
-    >>> costs.report().calls
-    1
-    """
-    global _hook_registered
-    if not _hook_registered:
-        with _hook_lock:
-            if not _hook_registered:
-                register_configure_hook(_COST_VAR, inheritable=True)
-                _hook_registered = True
-    handler = CostCallbackHandler(policy, budget_usd=check_budget(budget_usd))
-    handler._outer = _COST_VAR.get()
-    token = _COST_VAR.set(handler)
-    try:
-        yield handler
-    finally:
-        _COST_VAR.reset(token)
