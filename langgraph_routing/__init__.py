@@ -34,6 +34,17 @@ from ._model import RoutingChatModel
 from ._nodes import critique_node, plan_node, synthesize_node, tool_select_node
 from ._policy import AgentTask, ErrorKind, ModelSpec, RoutingPolicy
 from ._report import CostReport
+from ._router import (
+    DifficultyRouter,
+    GateDecision,
+    PlanGate,
+    RequestFeatures,
+    RouteDecision,
+    Router,
+    complexity_gate,
+    request_features,
+)
+from ._specs import DifficultySpec, HealthSpec, PlanningSpec, ScopeBudget
 from ._state import RoutingState, StopReason, costs_update
 from ._streaming import StreamInterruptedError
 from ._tracking import cost_tracking
@@ -58,10 +69,19 @@ __all__ = [
     "CostCallbackHandler",
     "CostEntry",
     "CostReport",
+    "DifficultyRouter",
+    "DifficultySpec",
     "ErrorKind",
+    "GateDecision",
+    "HealthSpec",
     "MissingKeyError",
     "ModelSpec",
+    "PlanGate",
+    "PlanningSpec",
     "PolicyError",
+    "RequestFeatures",
+    "RouteDecision",
+    "Router",
     "RoutesExhaustedError",
     "RoutingChatModel",
     "RoutingCheckpointer",
@@ -69,6 +89,7 @@ __all__ = [
     "RoutingMiddleware",
     "RoutingPolicy",
     "RoutingState",
+    "ScopeBudget",
     "StopReason",
     "StreamInterruptedError",
     "ThreadInfo",
@@ -77,6 +98,7 @@ __all__ = [
     "alist_threads",
     "aresume_thread",
     "budget_guard",
+    "complexity_gate",
     "cost_tracking",
     "costs_update",
     "create_routing_agent",
@@ -85,6 +107,7 @@ __all__ = [
     "list_threads",
     "open_checkpointer",
     "plan_node",
+    "request_features",
     "resume_failed",
     "resume_thread",
     "synthesize_node",
