@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import yaml
@@ -81,8 +82,9 @@ def _exhaust(policy: RoutingPolicy) -> int:
         False,
         CallContext(),
     )
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
     failure = openai.InternalServerError(
-        "down", response=_Response(), body={"error": {"message": "down"}}
+        "down", response=httpx.Response(503, request=request), body={"error": {"message": "down"}}
     )
     tries = 0
     with pytest.raises(RoutesExhaustedError):
@@ -90,14 +92,6 @@ def _exhaust(policy: RoutingPolicy) -> int:
             tries += 1
             route.failed(failure, 0.0)
     return tries
-
-
-class _Response:
-    status_code = 503
-    request = None
-
-    def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
 
 
 def test_a_long_fallback_chain_is_walked_in_linear_time(monkeypatch: pytest.MonkeyPatch) -> None:
