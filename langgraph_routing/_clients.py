@@ -3,7 +3,9 @@
 Every client has ``max_retries=0`` (the routing model owns retries), response headers and stream
 usage on, and keeps ``usage.cost`` of the final stream chunk, which langchain-openai drops.
 Async clients get an httpx client of their own per event loop, so repeated ``asyncio.run``
-never meets langchain-openai's cached client bound to a closed loop.
+never meets langchain-openai's cached client bound to a closed loop. Sync clients read bodies
+through :class:`AttemptDeadlineTransport`: httpx's timeouts bound each read, so a body trickled
+a byte at a time would otherwise run forever (async attempts are bounded by ``wait_for``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -39,6 +43,7 @@ FORCED_CLIENT_KEYS = frozenset(
 )
 """Client settings routing owns: retries live in the routing model only (never stacked), the
 model is chosen per call, and headers/stream usage carry the cost."""
+_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def _as_dict(response: Any) -> dict[str, Any] | None:
@@ -88,6 +93,54 @@ class GatewayChatOpenAI(ChatOpenAI):
         return generation
 
 
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises ``ReadTimeout`` once the attempt passes its deadline."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float, total: float
+    ) -> None:
+        self._inner = inner
+        self._request = request
+        self._deadline = deadline
+        self._total = total
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    f"the answer took longer than the attempt's {self._total}s timeout",
+                    request=self._request,
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AttemptDeadlineTransport(httpx.BaseTransport):
+    """An HTTP transport whose responses must be read in full within ``total_s`` of the
+    request: httpx's own timeouts bound one read (or one connect), never the whole answer.
+
+    The headers are still bounded per read only; the body, where a trickle costs, is bounded
+    whole (the attempt fails with ``httpx.ReadTimeout``, which the failure table calls transient).
+    """
+
+    def __init__(self, total_s: float, limits: httpx.Limits) -> None:
+        self._total = total_s
+        self._inner = httpx.HTTPTransport(limits=limits)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self._total
+        response = self._inner.handle_request(request)
+        stream = response.stream
+        if isinstance(stream, httpx.SyncByteStream):
+            response.stream = _DeadlineStream(stream, request, deadline, self._total)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class ClientPool:
     """Caches configured clients; never exposes the keys it was given.
 
@@ -124,7 +177,7 @@ class ClientPool:
         self._http = httpx.Client(
             timeout=timeout_s,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+            transport=AttemptDeadlineTransport(timeout_s, _LIMITS),
         )
         self._async: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[str, str], ChatOpenAI]
@@ -176,9 +229,7 @@ class ClientPool:
             client = per_loop.get(key)
             if client is None:
                 http = httpx.AsyncClient(
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+                    timeout=self._timeout, follow_redirects=False, limits=_LIMITS
                 )
                 client = self._build(model, api_key, http_async_client=http)
                 per_loop[key] = client

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import operator
+import os
+import shutil
 import sqlite3
+import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
@@ -311,6 +315,39 @@ def test_redact_url() -> None:
     assert redact_url("postgresql://me@h/db") == "postgresql://me@h/db"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://me:{PASSWORD}@127.0.0.1:5432/db",
+        f"postgresql://me@127.0.0.1:5432/db?password={PASSWORD}",
+        f"postgresql://me@127.0.0.1:5432/db?sslmode=disable&PASSWORD={PASSWORD}&x=1",
+        f"host=127.0.0.1 port=5432 dbname=db user=me password={PASSWORD}",
+        f"host=127.0.0.1 dbname=db password = '{PASSWORD} with space' user=me",
+        f"postgres://me:{PASSWORD}%40x@127.0.0.1/db",
+    ],
+)
+def test_every_password_form_is_redacted(url: str) -> None:
+    assert PASSWORD not in redact_url(url)
+    assert PASSWORD not in repr(open_checkpointer(url))
+    assert "127.0.0.1" in redact_url(url)  # the rest stays readable
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://me@127.0.0.1:{port}/db?password={pw}",
+        "host=127.0.0.1 port={port} dbname=db user=me password={pw} connect_timeout=2",
+    ],
+)
+def test_password_forms_never_reach_an_error(url: str) -> None:
+    pytest.importorskip("psycopg")
+    port = _free_port()
+    target = url.format(port=port, pw=PASSWORD)
+    with pytest.raises(CheckpointerError) as info, open_checkpointer(target):
+        pass
+    _assert_unreachable(info.value, port)
+
+
 def _assert_unreachable(exc: BaseException, port: int) -> None:
     assert isinstance(exc, CheckpointerError)
     text = "".join(traceback.format_exception(exc))
@@ -372,3 +409,74 @@ def test_open_postgres_sync_then_async(postgres_db_url: str) -> None:
             assert found == {"t1", "t3"}
 
     asyncio.run(reopen())
+
+
+# -- a corrupt or read-only SQLite file fails at open, naming what to do ---------------------
+
+CORRUPT = b"this is not a SQLite database, just bytes a crash or a bad copy left\n" * 64
+
+
+def test_corrupt_sqlite_fails_at_open_and_is_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "broken.db"
+    db.write_bytes(CORRUPT)
+    with pytest.raises(CheckpointerError) as info, open_checkpointer(f"sqlite:///{db}"):
+        pass
+    message = str(info.value)
+    assert "corrupt or not a SQLite database" in message and "mv " in message
+    assert str(db) in message
+
+    async def run() -> None:
+        async with open_checkpointer(f"sqlite:///{db}"):
+            pass
+
+    with pytest.raises(CheckpointerError, match="corrupt or not a SQLite database"):
+        asyncio.run(run())
+    assert db.read_bytes() == CORRUPT  # nothing lost: the file is as it was
+
+
+@contextlib.contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make ``paths`` unwritable, even for root (a mode is no barrier to root: ``chattr +i``)."""
+    if os.geteuid() != 0:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for path in paths:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("running as root without chattr: cannot make a file read-only")
+    done = subprocess.run([chattr, "+i", *map(str, paths)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", *map(str, paths)], check=True)
+
+
+def test_read_only_sqlite_fails_at_open(tmp_path: Path) -> None:
+    db = tmp_path / "threads.db"
+    with open_checkpointer(f"sqlite:///{db}") as cp:
+        build_graph(cp).invoke({}, _cfg("t1"))
+    before = db.read_bytes()
+    assert not list(tmp_path.glob("threads.db-*"))  # closed cleanly: no -wal/-shm left
+
+    async def run() -> None:
+        async with open_checkpointer(f"sqlite:///{db}"):
+            pass
+
+    with read_only(db, tmp_path):
+        with pytest.raises(CheckpointerError) as info, open_checkpointer(f"sqlite:///{db}"):
+            pass
+        with pytest.raises(CheckpointerError) as ainfo:
+            asyncio.run(run())
+    for exc in (info.value, ainfo.value):
+        assert "cannot be written" in str(exc) and "writable" in str(exc), exc
+        assert str(db) in str(exc)
+    assert db.read_bytes() == before
+    with open_checkpointer(f"sqlite:///{db}") as cp:  # writable again: the thread is intact
+        assert cp.get_tuple(_cfg("t1")) is not None

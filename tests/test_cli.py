@@ -397,6 +397,39 @@ def test_postgres_password_never_printed(capsys: pytest.CaptureFixture[str]) -> 
     assert "hunter2secret" not in out + err
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://me@127.0.0.1:{port}/app?password=hunter2secret",
+        "host=127.0.0.1 port={port} dbname=app user=me password='hunter2secret'",
+    ],
+)
+@pytest.mark.parametrize("command", ["runs", "report"])
+def test_postgres_password_forms_never_printed(
+    capsys: pytest.CaptureFixture[str], url: str, command: str
+) -> None:
+    pytest.importorskip("psycopg")
+    code, out, err = cli(capsys, command, "--db", url.format(port=free_port()))
+    assert code == 2
+    assert_one_error_line(err, "cannot connect to PostgreSQL", "127.0.0.1")
+    assert "hunter2secret" not in out + err
+
+
+def test_corrupt_sqlite_stops_before_any_request(
+    gw: LocalGateway, policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "broken.db"
+    db.write_bytes(b"not a database " * 100)
+    url = f"sqlite:///{db}"
+    args = ["--policy", str(policy_file), "--base-url", gw.base_url, "--db", url]
+    for argv in (["run", QUESTION.question, *args], ["runs", "--db", url], ["report", "--db", url]):
+        code, out, err = cli(capsys, *argv)
+        assert code == 2, (argv, out, err)
+        assert_one_error_line(err, "corrupt or not a SQLite database", str(db), "mv ")
+    assert gw.log == []  # refused before any request
+    assert db.read_bytes() == b"not a database " * 100
+
+
 def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "--debug", "runs", "--db", "mysql://x")
     assert code == 2

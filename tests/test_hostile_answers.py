@@ -4,6 +4,7 @@ redirect is never followed."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -98,6 +99,22 @@ def test_a_stream_that_trickles_forever_is_bounded_by_the_timeout() -> None:
     assert [a["error_kind"] for a in attempts] == ["transient", "transient"]
     # each attempt ended at its 1 s timeout, not when the (endless) stream did
     assert all(1.0 <= a["latency_s"] < 5.0 for a in attempts)
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_a_body_trickled_a_byte_at_a_time_is_bounded_by_the_timeout(run: str) -> None:
+    """httpx's read timeout restarts with every byte: the attempt's timeout bounds the whole."""
+    with Hostile("trickle_body") as server:
+        model = init_routing_model(base_url=server.base_url, api_key="sk-x", timeout=1.0)
+        with pytest.raises(RoutesExhaustedError) as info:
+            if run == "sync":
+                model.invoke("hello")
+            else:
+                asyncio.run(model.ainvoke("hello"))
+    attempts = info.value.attempts
+    assert len(server.hits) == len(attempts) == 2  # the primary and its fallback, each cut
+    assert [a["error_kind"] for a in attempts] == ["transient", "transient"]
+    assert all(1.0 <= a["latency_s"] < 3.0 for a in attempts), attempts
 
 
 def test_an_endless_fast_stream_is_cut_at_the_buffer_cap() -> None:

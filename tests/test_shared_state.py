@@ -205,3 +205,13 @@ def test_pure_claim_keeps_a_closed_breaker_unchanged() -> None:
     h = ModelHealth(win_calls=3)
     allowed, after = claim(SPEC, h, 1.0)
     assert allowed and after is h
+
+
+def test_state_reprs_and_errors_hide_passwords() -> None:
+    pytest.importorskip("redis")
+    with open_routing_state("redis://:hunter2secret@127.0.0.1:1/0") as state:  # lazy: no connect
+        assert "hunter2secret" not in repr(state)
+        assert "127.0.0.1:1" in repr(state)
+    with pytest.raises(ValueError, match="routing state URL") as info:
+        open_routing_state("mysql://me:hunter2secret@db/x")
+    assert "hunter2secret" not in str(info.value)

@@ -8,11 +8,12 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langgraph_routing._callbacks import CostCallbackHandler
+from langgraph_routing._urls import redact_url, scrub_connection_text
 from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
@@ -23,38 +24,21 @@ SUPPORTED_URLS = (
     "sqlite:////absolute/path.db",
     "sqlite:///:memory:",
     "postgresql://user:password@host:5432/dbname (or postgres://)",
+    "a libpq string: host=... dbname=... user=... password=...",
 )
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 _POSTGRES_HINT = "install langgraph-routing[postgres] (pip install 'langgraph-routing[postgres]')"
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***``.
-
-    >>> redact_url("postgresql://me:s3cret@db:5432/app")
-    'postgresql://me:***@db:5432/app'
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
 def _scrub(text: str, url: str) -> str:
-    """Remove the URL's password (and the raw URL) from a driver's error text."""
-    text = text.replace(url, redact_url(url))
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "***")
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+    """A driver's error text without the URL's password (in any form), first line only."""
+    text = scrub_connection_text(text, url).strip()
+    return text.splitlines()[0] if text else "unknown error"
+
+
+def _is_libpq_dsn(url: str) -> bool:
+    """``host=db dbname=app ...``: a libpq key=value connection string."""
+    return "://" not in url and re.match(r"\s*[A-Za-z_]+\s*=", url) is not None
 
 
 def _sqlite_path(url: str) -> str:
@@ -84,8 +68,49 @@ def _sqlite_pragmas(path: str) -> list[str]:
     return pragmas
 
 
+def _sqlite_check(conn: sqlite3.Connection) -> None:
+    """Read the schema and take the write lock once: a corrupt or read-only file fails here,
+    at open, rather than at the first checkpoint after a paid call."""
+    conn.execute("PRAGMA schema_version").fetchall()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ROLLBACK")
+
+
+def _sqlite_error(path: str, exc: sqlite3.Error) -> CheckpointerError:
+    text = str(exc)
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        what = "cannot be written"
+        todo = (
+            "make the file and its folder (SQLite writes -wal/-shm files beside it) writable by "
+            "this user, or choose another path"
+        )
+    elif "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        what = "is corrupt or not a SQLite database"
+        todo = (
+            f"move it aside (mv {path} {path}.corrupt) and start again, or restore a backup; "
+            f"`sqlite3 {path} .recover` may save its threads"
+        )
+    else:
+        what, todo = "cannot be opened", "check the path and that no other program locks it"
+    return CheckpointerError(f"the SQLite checkpoint file {path} {what} ({text}): {todo}")
+
+
 def _postgres_target(url: str) -> tuple[str, str]:
-    """Return (libpq URL, "host:port/dbname") for messages."""
+    """Return (libpq URL or DSN, "host:port/dbname") for messages."""
+    if _is_libpq_dsn(url):
+        try:
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError as exc:
+            raise _postgres_missing(exc) from None
+        try:
+            info = conninfo_to_dict(url)
+        except Exception as exc:  # psycopg.ProgrammingError: a malformed string
+            raise CheckpointerError(
+                f"bad PostgreSQL connection string {redact_url(url)!r}: {_scrub(str(exc), url)}"
+            ) from None
+        host, port = info.get("host") or "localhost", info.get("port") or 5432
+        return url, f"{host}:{port}/{info.get('dbname') or info.get('user') or ''}"
     if url.startswith("postgresql+"):  # SQLAlchemy-style driver suffix
         url = "postgresql" + url[url.index(":") :]
     try:
@@ -136,6 +161,8 @@ class CheckpointerOpener:
         self._stack: ExitStack | None = None
         self._astack: AsyncExitStack | None = None
         self._scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if _is_libpq_dsn(url):
+            self._scheme = "postgresql"
         if self._scheme not in ("memory", "sqlite", "postgresql", "postgres") and not (
             self._scheme.startswith("postgresql+")
         ):
@@ -178,12 +205,16 @@ class CheckpointerOpener:
             from langgraph.checkpoint.sqlite import SqliteSaver
 
             path = _sqlite_path(self._url)
-            conn = sqlite3.connect(path, check_same_thread=False)
-            stack.callback(conn.close)
-            for pragma in _sqlite_pragmas(path):
-                conn.execute(pragma)
-            saver = SqliteSaver(conn)
-            saver.setup()
+            try:
+                conn = sqlite3.connect(path, check_same_thread=False)
+                stack.callback(conn.close)
+                for pragma in _sqlite_pragmas(path):
+                    conn.execute(pragma)
+                saver = SqliteSaver(conn)
+                saver.setup()
+                _sqlite_check(conn)
+            except sqlite3.Error as exc:
+                raise _sqlite_error(path, exc) from None
             return RoutingCheckpointer(saver, costs=self._costs)
         return self._open_postgres_sync(stack)
 
@@ -240,12 +271,18 @@ class CheckpointerOpener:
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
             path = _sqlite_path(self._url)
-            conn = await aiosqlite.connect(path)
-            stack.push_async_callback(conn.close)
-            for pragma in _sqlite_pragmas(path):
-                await conn.execute(pragma)
-            saver = AsyncSqliteSaver(conn)
-            await saver.setup()
+            try:
+                conn = await aiosqlite.connect(path)
+                stack.push_async_callback(conn.close)
+                for pragma in _sqlite_pragmas(path):
+                    await conn.execute(pragma)
+                saver = AsyncSqliteSaver(conn)
+                await saver.setup()
+                await conn.execute("PRAGMA schema_version")
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise _sqlite_error(path, exc) from None
             return RoutingCheckpointer(saver, costs=self._costs)
         return await self._open_postgres_async(stack)
 
@@ -282,7 +319,9 @@ def open_checkpointer(
     ``sqlite:////absolute/path.db`` and ``sqlite:///:memory:`` use SQLite (file and folder
     created, WAL journal, ``synchronous=NORMAL``, a busy timeout): ``SqliteSaver`` under
     ``with``, ``AsyncSqliteSaver`` under ``async with``. ``postgresql://`` / ``postgres://``
-    use ``PostgresSaver`` / ``AsyncPostgresSaver`` (extra ``langgraph-routing[postgres]``).
+    use ``PostgresSaver`` / ``AsyncPostgresSaver`` (extra ``langgraph-routing[postgres]``), as
+    does a libpq ``key=value`` string (``host=db dbname=app user=me password=...``). The
+    password is redacted in every form (user info, ``?password=``, ``password=``).
     Tables are created on open. Errors are :class:`CheckpointerError` and never show the
     password. ``costs=handler`` (a ``CostCallbackHandler``) merges the handler's entries of each
     thread into the cost stamped on its checkpoints (see :class:`RoutingCheckpointer`).

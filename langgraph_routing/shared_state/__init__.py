@@ -21,6 +21,7 @@ from typing import Any
 
 from .._health import ModelHealth, breaker_state
 from .._specs import HealthSpec
+from .._urls import redact_url
 from ._base import Clock, SharedRoutingState, health_key
 from ._memory import MemoryRoutingState
 
@@ -56,7 +57,9 @@ def open_routing_state(url: str, *, clock: Clock | None = None) -> SharedRouting
         from ._postgres import PostgresRoutingState
 
         return PostgresRoutingState(url, clock)
-    raise ValueError(f"routing state URL must start with one of {', '.join(_SCHEMES)}: {url!r}")
+    raise ValueError(
+        f"routing state URL must start with one of {', '.join(_SCHEMES)}: {redact_url(url)!r}"
+    )
 
 
 def routing_state_for(state: str | SharedRoutingState | None) -> SharedRoutingState:

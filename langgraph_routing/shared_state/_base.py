@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from .._health import ModelHealth
 from .._specs import HealthSpec
+from .._urls import redact_url
 
 Clock = Callable[[], float]
 
@@ -121,4 +122,4 @@ class SharedRoutingState(ABC):
         self.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
+        return f"{type(self).__name__}({redact_url(self.url)!r})"

@@ -2,7 +2,9 @@
 
 Modes: ``choices_empty``, ``choices_null``, ``error_in_200``, ``budget_in_200``, ``sse_error``
 (an error event mid-stream, LiteLLM's format), ``done_first`` (a stream that sends ``[DONE]``
-first), ``redirect`` (307 to ``target``). Every request is counted in ``hits``.
+first), ``redirect`` (307 to ``target``), ``slow_stream`` / ``fast_stream`` (endless streams),
+``trickle_body`` (a non-streamed body sent a byte every 0.1 s, forever). Every request is
+counted in ``hits``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class Hostile:
         mode = self.mode
         if mode == "redirect":
             self._send(handler, 307, b"", [("location", f"{self.target}/chat/completions")])
+            return
+        if mode == "trickle_body" and not body.get("stream"):
+            self._trickle(handler)
             return
         if body.get("stream") and mode in ("slow_stream", "fast_stream"):
             self._endless(handler, body, pause=0.2 if mode == "slow_stream" else 0.0)
@@ -124,6 +129,21 @@ class Hostile:
                     self.stopped.wait(pause)  # the server's own pace, not test synchronisation
         except OSError:
             return  # the client hung up: what we wanted
+
+    def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
+        """Headers at once, then a JSON body one byte at a time that never ends."""
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(10**9))
+        handler.end_headers()
+        try:
+            handler.wfile.write(b"{")
+            while not self.stopped.is_set():
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                self.stopped.wait(0.1)  # the server's own pace, not test synchronisation
+        except OSError:
+            return
 
     @staticmethod
     def _send(
