@@ -3,8 +3,10 @@
 Modes: ``choices_empty``, ``choices_null``, ``error_in_200``, ``budget_in_200``, ``sse_error``
 (an error event mid-stream, LiteLLM's format), ``done_first`` (a stream that sends ``[DONE]``
 first), ``redirect`` (307 to ``target``), ``slow_stream`` / ``fast_stream`` (endless streams),
-``trickle_body`` (a non-streamed body sent a byte every 0.1 s, forever). Every request is
-counted in ``hits``.
+``trickle_body`` (a non-streamed body sent a byte every 0.1 s, forever), ``echo_key`` (a 401
+that quotes the caller's key), ``always_500``, ``retry_after_forever`` (429 with a Retry-After of
+999999 s), ``huge_cost`` (a good answer whose cost header is ``1e308``), ``slow_ok`` (a good
+answer after ``pause`` seconds). Every request is counted in ``hits``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ COST = "0.000123"
 
 
 class Hostile:
-    def __init__(self, mode: str, target: str = "") -> None:
+    def __init__(self, mode: str, target: str = "", pause: float = 0.2) -> None:
         self.mode = mode
         self.target = target
+        self.pause = pause
         self.hits: list[dict[str, Any]] = []
         self.stopped = threading.Event()
         owner = self
@@ -31,6 +34,7 @@ class Hostile:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                body["_authorization"] = str(self.headers.get("authorization", ""))
                 owner.hits.append(body)
                 owner.answer(self, body)
 
@@ -58,6 +62,19 @@ class Hostile:
         if mode == "redirect":
             self._send(handler, 307, b"", [("location", f"{self.target}/chat/completions")])
             return
+        simple_errors = {
+            "echo_key": (401, f"invalid key {body['_authorization'].removeprefix('Bearer ')}", []),
+            "always_500": (500, "upstream is down", []),
+            "retry_after_forever": (429, "slow down", [("retry-after", "999999")]),
+        }
+        if mode in simple_errors:
+            status, message, extra = simple_errors[mode]
+            error = {"error": {"message": message, "type": "error", "code": str(status)}}
+            headers = [("content-type", "application/json"), *extra]
+            self._send(handler, status, json.dumps(error).encode(), headers)
+            return
+        if mode == "slow_ok":
+            self.stopped.wait(self.pause)  # the server's own pace, not test synchronisation
         if mode == "trickle_body" and not body.get("stream"):
             self._trickle(handler)
             return
@@ -103,8 +120,17 @@ class Hostile:
                     "code": "400",
                 }
             }
+        else:
+            completion["choices"] = [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "ok"},
+                    "finish_reason": "stop",
+                }
+            ]
         data = json.dumps(completion).encode()
-        headers = [("content-type", "application/json"), ("x-litellm-response-cost", COST)]
+        cost = "1e308" if mode == "huge_cost" else COST
+        headers = [("content-type", "application/json"), ("x-litellm-response-cost", cost)]
         self._send(handler, 200, data, headers)
 
     def _endless(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], pause: float) -> None:
