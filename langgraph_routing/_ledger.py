@@ -193,8 +193,9 @@ def entries_from_routing(
                     model=attempt.get("model"),
                     attempt=i,
                     cost_usd=cost,
-                    source="header" if cost is not None else "unknown",
-                    status="error",
+                    source=attempt.get("cost_source")
+                    or ("header" if cost is not None else "unknown"),
+                    status="cancelled" if attempt.get("error_kind") == "hedged" else "error",
                     latency_s=attempt.get("latency_s"),
                     **common,
                 )

@@ -29,6 +29,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from ._clients import FORCED_CLIENT_KEYS, ClientPool
 from ._errors import RoutingError
 from ._grants import cancelled
+from ._hedging import arace, hedge_after, race
 from ._planning import RunManager, attempt_kwargs, finish_result, plan_call, run_id_of
 from ._policy import AgentTask, RoutingPolicy
 from ._route import Route
@@ -254,16 +255,20 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+
+        def attempt(model: str) -> ChatResult:
+            return self._pool.sync_client(model, api_key)._generate(
+                messages, stop=stop, run_manager=None, **attempt_kwargs(route, call_kwargs, model)
+            )
+
         while True:
-            client = self._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = client._generate(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs),
-                )
+                hedge_s = hedge_after(route) if not route.attempts else None
+                if hedge_s is not None:
+                    result = race(route, attempt, hedge_s)
+                else:
+                    result = attempt(route.model)
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:
@@ -332,19 +337,20 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+
+        async def attempt(model: str) -> ChatResult:
+            return await self._pool.async_client(model, api_key)._agenerate(
+                messages, stop=stop, run_manager=None, **attempt_kwargs(route, call_kwargs, model)
+            )
+
         while True:
-            client = self._pool.async_client(route.model, api_key)
             started = time.perf_counter()
             try:
-                result = await asyncio.wait_for(  # the whole attempt, however it trickles
-                    client._agenerate(
-                        messages,
-                        stop=stop,
-                        run_manager=None,
-                        **attempt_kwargs(route, call_kwargs),
-                    ),
-                    self._timeout(),
-                )
+                hedge_s = hedge_after(route) if not route.attempts else None
+                if hedge_s is not None:
+                    result = await arace(route, attempt, hedge_s, self._timeout())
+                else:  # the whole attempt is bounded, however it trickles
+                    result = await asyncio.wait_for(attempt(route.model), self._timeout())
             except Exception as exc:
                 delay = route.failed(exc, time.perf_counter() - started)
                 if delay > 0:

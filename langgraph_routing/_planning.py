@@ -138,12 +138,14 @@ def plan_call(
     return route, api_key, call_kwargs
 
 
-def attempt_kwargs(route: Route, call_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The request kwargs for the next attempt (on ``route.model``): fields the model does not
-    take are dropped (``parallel_tool_calls`` for models whose spec says so), and under a
-    budget's reservation a pricier fallback gets only the output tokens the reservation pays
-    for (:class:`BudgetExceededError` when that is below the policy's floor)."""
-    policy, model = route.policy, route.model
+def attempt_kwargs(
+    route: Route, call_kwargs: dict[str, Any], model: str | None = None
+) -> dict[str, Any]:
+    """The request kwargs for the next attempt (on ``model``, default ``route.model``): fields
+    the model does not take are dropped (``parallel_tool_calls`` for models whose spec says
+    so), and under a budget's reservation a pricier fallback gets only the output tokens the
+    reservation pays for (:class:`BudgetExceededError` when that is below the policy's floor)."""
+    policy, model = route.policy, model or route.model
     spec = policy.models.get(model)
     if route.reserve_usd is not None and model != route.choice.model and spec is not None:
         fits = spec.affordable_output(route.reserve_usd, route.prompt.tokens)

@@ -10,13 +10,14 @@ import contextlib
 import json
 import random
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
-from ._failures import budget_error, inspect_error
+from ._failures import FailureInfo, budget_error, inspect_error
 from ._health_gate import HealthGate
 from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_cost, trusted
 from ._policy import Action, Choice, ErrorKind, RoutingPolicy
@@ -158,23 +159,92 @@ class Route:
         self._queue.extendleft(reversed([c for c in candidates if c != model]))
         return model
 
+    # ---- hedging (see ``_hedging``) ------------------------------------------------------
+
+    def _worst(self, model: str) -> float:
+        spec = self.policy.models[model]
+        return spec.cost_usd(self.prompt.tokens, self.max_tokens or self.choice.reserved_output)
+
+    def hedge_candidate(self) -> str | None:
+        """The model to race against the current one: the next healthy candidate that fits,
+        when the budget's reservation (if any) holds both worst cases; None otherwise."""
+        candidate = self._next_fallback()
+        if candidate is not None and self.health is not None:
+            candidate = self._healthiest(candidate)
+        if candidate is None:
+            self._notes.append("no hedge: no other candidate")
+            return None
+        if self.reserve_usd is not None:
+            need = self._worst(self.model) + self._worst(candidate)
+            if need > self.reserve_usd:
+                self._queue.appendleft(candidate)  # still the next fallback
+                self._notes.append(
+                    f"no hedge: the budget reserved ${self.reserve_usd:.6f}, both attempts "
+                    f"need up to ${need:.6f}"
+                )
+                return None
+        self._seen.add(candidate)
+        self._visited.append(candidate)
+        self._notes.append(f"hedged {self.model} with {candidate}")
+        return candidate
+
+    def hedged_out(self, model: str, latency_s: float) -> None:
+        """Record the racer that lost: cancelled, priced at its worst case (never dropped)."""
+        self.attempts.append(
+            {
+                "model": model,
+                "error_kind": "hedged",
+                "status": None,
+                "waited_s": 0.0,
+                "call_id": f"hedge-{uuid.uuid4()}",
+                "cost_usd": self._worst(model) if model in self.policy.models else None,
+                "cost_source": "estimate",
+                "latency_s": round(latency_s, 6),
+            }
+        )
+
+    def hedge_failed(self, model: str, exc: BaseException, latency_s: float) -> None:
+        """Record a racer's failure while the other racer still runs (no policy action)."""
+        info = inspect_error(exc)
+        if info is None:
+            raise exc
+        self.attempts.append(self._failed_attempt(model, info, latency_s))
+        if self.health is not None:
+            self.health.failed(model, info.kind)
+
+    def switch_to(self, model: str) -> None:
+        """Make ``model`` (a racer already counted as tried) the one this call is on."""
+        if model != self.model:
+            self.model = model
+            self._on_model = 0
+
     def _fits_window(self, model: str) -> bool:
         spec = self.policy.models.get(model)
         if spec is None:
             return False
         return self.prompt.tokens + self.choice.reserved_output <= spec.context_window
 
-    def _ceiling(self) -> float | None:
-        """The most a call on the current model can believably cost."""
-        spec = self.policy.models.get(self.model)
+    def _ceiling(self, model: str | None = None) -> float | None:
+        """The most a call on ``model`` (default: the current one) can believably cost."""
+        spec = self.policy.models.get(model or self.model)
         if spec is None:
             return None
         worst = spec.cost_usd(self.prompt.tokens, self.max_tokens or self.choice.reserved_output)
         return worst * self.policy.budget.suspect_factor
 
-    def _checked(self, cost: float | None) -> float | None:
-        """A failed attempt's reported cost, or None when it is not believable."""
-        return cost if trusted(cost, self._ceiling()) else None
+    def _failed_attempt(self, model: str, info: FailureInfo, latency_s: float) -> dict[str, Any]:
+        """The record of a failed attempt on ``model``; a reported cost that is not believable
+        is left out (None: unknown)."""
+        cost = parse_cost(header(info.headers, COST_HEADER))
+        return {
+            "model": model,
+            "error_kind": info.kind.value,
+            "status": info.status,
+            "waited_s": 0.0,
+            "call_id": header(info.headers, CALL_ID_HEADER),
+            "cost_usd": cost if trusted(cost, self._ceiling(model)) else None,
+            "latency_s": round(latency_s, 6),
+        }
 
     def failed(self, exc: BaseException, latency_s: float) -> float:
         """Record a failed attempt; return the seconds to wait before the next one, or raise.
@@ -199,15 +269,7 @@ class Route:
         if info is None:
             raise exc
         self._on_model += 1
-        attempt: dict[str, Any] = {
-            "model": self.model,
-            "error_kind": info.kind.value,
-            "status": info.status,
-            "waited_s": 0.0,
-            "call_id": header(info.headers, CALL_ID_HEADER),
-            "cost_usd": self._checked(parse_cost(header(info.headers, COST_HEADER))),
-            "latency_s": round(latency_s, 6),
-        }
+        attempt = self._failed_attempt(self.model, info, latency_s)
         self.attempts.append(attempt)
         action = self.policy.on_error(
             info.kind, self._on_model, info.retry_after_s, random.random()

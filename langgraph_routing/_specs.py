@@ -103,6 +103,9 @@ class TaskRoute(Strict):
     model: str
     role: str | None = None
     max_output_tokens: int | None = Field(default=None, gt=0)
+    hedge_after_s: float | None = Field(default=None, gt=0, le=600)
+    """Race the next candidate when the first attempt has not answered within this many
+    seconds (non-streamed calls; see ``_hedging``). None: never hedge."""
 
 
 class RetrySpec(Strict):
