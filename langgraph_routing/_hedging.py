@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -27,8 +28,6 @@ from ._route import Route
 
 T = TypeVar("T")
 
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
 
 def hedge_after(route: Route) -> float | None:
     """The task's ``hedge_after_s``, or None when it does not hedge."""
@@ -36,11 +35,22 @@ def hedge_after(route: Route) -> float | None:
     return None if spec is None else spec.hedge_after_s
 
 
-def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="routing-hedge")
-    return _POOL
+def _spawn(attempt: Callable[[str], T], model: str) -> concurrent.futures.Future[T]:
+    """Run one racer in a thread of its own: a shared pool would queue a primary behind other
+    calls' racers (and then hedge it before it was even sent)."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(context.run(attempt, model))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"routing-race-{model}", daemon=True).start()
+    return future
 
 
 def _settle(route: Route, winner: str, started: dict[str, float], failed: set[str]) -> None:
@@ -98,14 +108,13 @@ def race(route: Route, attempt: Callable[[str], T], after_s: float) -> T:
     thread ends at its attempt's timeout at the latest) and recorded at its estimate."""
     primary = route.model
     started = {primary: time.perf_counter()}
-    pool = _pool()
-    first = pool.submit(contextvars.copy_context().run, attempt, primary)
+    first = _spawn(attempt, primary)
     done, _ = concurrent.futures.wait({first}, timeout=after_s)
     hedge = None if done else route.hedge_candidate()
     if hedge is None:
         return first.result()
     started[hedge] = time.perf_counter()
-    second = pool.submit(contextvars.copy_context().run, attempt, hedge)
+    second = _spawn(attempt, hedge)
     racers = {first: primary, second: hedge}
     pending = set(racers)
     failed: set[str] = set()
@@ -117,8 +126,7 @@ def race(route: Route, attempt: Callable[[str], T], after_s: float) -> T:
             model = racers[future]
             error = future.exception()
             if error is None:
-                for other in pending:
-                    other.cancel()  # not started yet: never sent; running: left to end
+                # the other racer's thread is left to end (at its timeout at the latest)
                 _settle(route, model, started, failed)
                 return future.result()
             if pending:
