@@ -168,6 +168,18 @@ except Exception as exc:
     report(name(exc))
 """,
     ),
+    "trickle_headers": (
+        "headers a byte every 0.1 s, timeout=1 (sync)",
+        """
+s = serve("trickle_headers")
+model = init_routing_model(base_url=s.base_url, api_key="sk-x", timeout=1.0)
+try:
+    model.invoke("hi")
+    report("answered")
+except Exception as exc:
+    report(name(exc))
+""",
+    ),
     "fast_stream": (
         "endless fast stream (buffered)",
         """

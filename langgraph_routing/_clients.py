@@ -3,22 +3,24 @@
 Every client has ``max_retries=0`` (the routing model owns retries), response headers and stream
 usage on, and keeps ``usage.cost`` of the final stream chunk, which langchain-openai drops.
 Async clients get an httpx client of their own per event loop, so repeated ``asyncio.run``
-never meets langchain-openai's cached client bound to a closed loop. Sync clients read bodies
-through :class:`AttemptDeadlineTransport`: httpx's timeouts bound each read, so a body trickled
-a byte at a time would otherwise run forever (async attempts are bounded by ``wait_for``).
+never meets langchain-openai's cached client bound to a closed loop. Sync clients read answers
+through :class:`AttemptDeadlineTransport`: httpx's timeouts bound each read, so an answer
+trickled a byte at a time would otherwise run forever (async attempts are bounded by
+``wait_for``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import httpcore
 import httpx
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
@@ -93,52 +95,71 @@ class GatewayChatOpenAI(ChatOpenAI):
         return generation
 
 
-class _DeadlineStream(httpx.SyncByteStream):
-    """A response body that raises ``ReadTimeout`` once the attempt passes its deadline."""
+_deadline = threading.local()  # the monotonic deadline of the attempt this thread is reading
 
-    def __init__(
-        self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float, total: float
-    ) -> None:
+
+class _DeadlineNetworkStream(httpcore.NetworkStream):
+    """A socket whose every read ends by the attempt's deadline: httpx's timeouts bound one
+    read, so headers or a body trickled a byte at a time would otherwise never end."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
-        self._request = request
-        self._deadline = deadline
-        self._total = total
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            if time.monotonic() > self._deadline:
-                raise httpx.ReadTimeout(
-                    f"the answer took longer than the attempt's {self._total}s timeout",
-                    request=self._request,
-                )
-            yield chunk
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline: float | None = getattr(_deadline, "at", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("the answer took longer than the attempt's timeout")
+            timeout = left if timeout is None else min(timeout, left)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
 
     def close(self) -> None:
         self._inner.close()
 
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineNetworkStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-class AttemptDeadlineTransport(httpx.BaseTransport):
-    """An HTTP transport whose responses must be read in full within ``total_s`` of the
-    request: httpx's own timeouts bound one read (or one connect), never the whole answer.
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
-    The headers are still bounded per read only; the body, where a trickle costs, is bounded
-    whole (the attempt fails with ``httpx.ReadTimeout``, which the failure table calls transient).
-    """
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineNetworkStream(super().connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineNetworkStream(super().connect_unix_socket(*args, **kwargs))
+
+
+class AttemptDeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport, with every answer (headers and body) read within ``total_s`` of its
+    request: the attempt fails with ``httpx.ReadTimeout``, which the failure table calls
+    transient. The deadline is the requesting thread's, so a body is bounded when it is read
+    in that thread (as the openai SDK does)."""
 
     def __init__(self, total_s: float, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits)
         self._total = total_s
-        self._inner = httpx.HTTPTransport(limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self._total
-        response = self._inner.handle_request(request)
-        stream = response.stream
-        if isinstance(stream, httpx.SyncByteStream):
-            response.stream = _DeadlineStream(stream, request, deadline, self._total)
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
+        _deadline.at = time.monotonic() + self._total
+        return super().handle_request(request)
 
 
 class ClientPool:

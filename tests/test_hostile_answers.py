@@ -102,9 +102,10 @@ def test_a_stream_that_trickles_forever_is_bounded_by_the_timeout() -> None:
 
 
 @pytest.mark.parametrize("run", ["sync", "async"])
-def test_a_body_trickled_a_byte_at_a_time_is_bounded_by_the_timeout(run: str) -> None:
+@pytest.mark.parametrize("mode", ["trickle_body", "trickle_headers"])
+def test_an_answer_trickled_a_byte_at_a_time_is_bounded_by_the_timeout(run: str, mode: str) -> None:
     """httpx's read timeout restarts with every byte: the attempt's timeout bounds the whole."""
-    with Hostile("trickle_body") as server:
+    with Hostile(mode) as server:
         model = init_routing_model(base_url=server.base_url, api_key="sk-x", timeout=1.0)
         with pytest.raises(RoutesExhaustedError) as info:
             if run == "sync":

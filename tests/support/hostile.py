@@ -3,7 +3,8 @@
 Modes: ``choices_empty``, ``choices_null``, ``error_in_200``, ``budget_in_200``, ``sse_error``
 (an error event mid-stream, LiteLLM's format), ``done_first`` (a stream that sends ``[DONE]``
 first), ``redirect`` (307 to ``target``), ``slow_stream`` / ``fast_stream`` (endless streams),
-``trickle_body`` (a non-streamed body sent a byte every 0.1 s, forever), ``echo_key`` (a 401
+``trickle_body`` (a non-streamed body sent a byte every 0.1 s, forever), ``trickle_headers``
+(the status line and headers a byte every 0.1 s, forever), ``echo_key`` (a 401
 that quotes the caller's key), ``always_500``, ``retry_after_forever`` (429 with a Retry-After of
 999999 s), ``huge_cost`` (a good answer whose cost header is ``1e308``), ``slow_ok`` (a good
 answer after ``pause`` seconds). Every request is counted in ``hits``.
@@ -75,6 +76,9 @@ class Hostile:
             return
         if mode == "slow_ok":
             self.stopped.wait(self.pause)  # the server's own pace, not test synchronisation
+        if mode == "trickle_headers":
+            self._trickle_headers(handler)
+            return
         if mode == "trickle_body" and not body.get("stream"):
             self._trickle(handler)
             return
@@ -155,6 +159,18 @@ class Hostile:
                     self.stopped.wait(pause)  # the server's own pace, not test synchronisation
         except OSError:
             return  # the client hung up: what we wanted
+
+    def _trickle_headers(self, handler: BaseHTTPRequestHandler) -> None:
+        """A status line and headers one byte at a time that never end."""
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-padding: "
+        try:
+            for i in range(10**9):
+                handler.wfile.write(head[i : i + 1] or b"a")
+                handler.wfile.flush()
+                if self.stopped.wait(0.1):  # the server's own pace, not test synchronisation
+                    return
+        except OSError:
+            return
 
     def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
         """Headers at once, then a JSON body one byte at a time that never ends."""
