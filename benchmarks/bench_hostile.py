@@ -52,6 +52,19 @@ def serve(mode, **kw):
 
 def name(exc):
     return type(exc).__name__
+
+def outcome_of(mode, *args, stream=False, **kwargs):
+    s = serve(mode)
+    model = init_routing_model(*args, base_url=s.base_url, api_key="sk-x", **kwargs)
+    try:
+        if stream:
+            for _ in model.stream("hi"):
+                pass
+        else:
+            model.invoke("hi")
+        report("answered")
+    except Exception as exc:
+        report(name(exc))
 """
 
 ATTACKS: dict[str, tuple[str, str]] = {
@@ -146,51 +159,25 @@ except Exception as exc:
     "slow_stream": (
         "stream: a chunk every 0.2 s forever, timeout=1",
         """
-s = serve("slow_stream")
-model = init_routing_model(base_url=s.base_url, api_key="sk-x", timeout=1.0)
-try:
-    for _ in model.stream("hi"):
-        pass
-    report("ended")
-except Exception as exc:
-    report(name(exc))
+outcome_of("slow_stream", stream=True, timeout=1.0)
 """,
     ),
     "trickle_body": (
         "body a byte every 0.1 s, timeout=1 (sync)",
         """
-s = serve("trickle_body")
-model = init_routing_model(base_url=s.base_url, api_key="sk-x", timeout=1.0)
-try:
-    model.invoke("hi")
-    report("answered")
-except Exception as exc:
-    report(name(exc))
+outcome_of("trickle_body", timeout=1.0)
 """,
     ),
     "trickle_headers": (
         "headers a byte every 0.1 s, timeout=1 (sync)",
         """
-s = serve("trickle_headers")
-model = init_routing_model(base_url=s.base_url, api_key="sk-x", timeout=1.0)
-try:
-    model.invoke("hi")
-    report("answered")
-except Exception as exc:
-    report(name(exc))
+outcome_of("trickle_headers", timeout=1.0)
 """,
     ),
     "fast_stream": (
         "endless fast stream (buffered)",
         """
-s = serve("fast_stream")
-model = init_routing_model(base_url=s.base_url, api_key="sk-x", max_tokens=256)
-try:
-    for _ in model.stream("hi"):
-        pass
-    report("ended")
-except Exception as exc:
-    report(name(exc))
+outcome_of("fast_stream", stream=True, max_tokens=256)
 """,
     ),
     "redirect": (
@@ -224,17 +211,11 @@ except Exception as exc:
     "retry_after": (
         "429 with Retry-After: 999999, deadline_s 20",
         """
-s = serve("retry_after_forever")
 try:
     policy = RoutingPolicy.default().updated({"retry": {"deadline_s": 20}})
 except Exception:  # a version without a call deadline
     policy = RoutingPolicy.default()
-model = init_routing_model(policy, base_url=s.base_url, api_key="sk-x")
-try:
-    model.invoke("hi")
-    report("answered")
-except Exception as exc:
-    report(name(exc))
+outcome_of("retry_after_forever", policy)
 """,
     ),
     "chain_1000": (
