@@ -383,10 +383,10 @@ def serve(
     else:
         gateway = LocalGateway(**kw)
     stop = threading.Event()
-    with gateway:
+    # Ctrl-C at any point once serving (even before the banner) is a clean stop
+    with contextlib.suppress(KeyboardInterrupt), gateway:
         print(
             f"LocalGateway listening on {gateway.base_url} (models: {', '.join(gateway.models)})",
             flush=True,
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        stop.wait()
