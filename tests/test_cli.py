@@ -315,6 +315,9 @@ def test_gateway_subcommand_serves_models(tmp_path: Path) -> None:
             [sys.executable, "-m", "langgraph_routing", "gateway", "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            # as from a terminal: a runner started in the background (nohup, `&`) passes
+            # SIGINT down ignored, and Python then never turns it into KeyboardInterrupt
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         models = None
@@ -335,7 +338,7 @@ def test_gateway_subcommand_serves_models(tmp_path: Path) -> None:
         assert {m["id"] for m in models["data"]} >= {PLAN, SELECT, SYNTH}
     finally:
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)  # a bound for a loaded machine; it exits in about 1 s
+        code = proc.wait(timeout=30)  # a bound for a loaded machine; it exits in about 1 s
     assert code == 0, log.read_text()
     text = log.read_text()
     assert f"listening on http://127.0.0.1:{port}/v1" in text
