@@ -22,6 +22,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from langgraph_routing.checkpointing._adapter import routing_summary
+from langgraph_routing.checkpointing._summary import LEDGER_CHANNEL, state_entries, to_record
 
 __all__ = [
     "ResumeOutcome",
@@ -151,8 +152,62 @@ def _age_s(ts: str | None) -> float | None:
     return (datetime.now(UTC) - when).total_seconds()
 
 
-def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> ThreadInfo:
-    """Build a :class:`ThreadInfo` from a thread's latest checkpoint tuple."""
+def _ledger_ids(tup: CheckpointTuple) -> dict[str, Any] | None:
+    """The ``costs`` ledger of one checkpoint by call id (None: the state has no ledger)."""
+    values = tup.checkpoint.get("channel_values") or {}
+    if not isinstance(values.get(LEDGER_CHANNEL), list | tuple):
+        return None
+    return {str(e.get("call_id")): e for e in state_entries(values, "")}
+
+
+def lost_ledger_entries(
+    tuples: Iterable[CheckpointTuple], latest: CheckpointTuple
+) -> list[dict[str, Any]]:
+    """Ledger entries an earlier root checkpoint of the thread holds and ``latest`` does not.
+
+    The ``costs`` channel only grows (``add_costs``), so such an entry was paid by a run whose
+    state another run overwrote: two runs on one thread at once, each writing its own branch
+    (LangGraph keeps the last writer's state). Merging them back makes the thread's ledger
+    exact whatever the interleaving, across processes too."""
+    have = _ledger_ids(latest)
+    if have is None:
+        return []
+    lost: dict[str, Any] = {}
+    for tup in tuples:
+        if tup is latest or tup.config["configurable"].get("checkpoint_ns", ""):
+            continue
+        for call_id, entry in (_ledger_ids(tup) or {}).items():
+            if call_id not in have:
+                lost.setdefault(call_id, entry)
+    return list(lost.values())
+
+
+def _with_lost(summary: dict[str, Any], lost: list[dict[str, Any]]) -> dict[str, Any]:
+    if not lost:
+        return summary
+    merged = dict(summary)
+    known = [r[0] for r in (to_record(e.get("cost_usd"), e.get("model")) for e in lost)]
+    merged["routing_cost_usd"] = float(summary.get("routing_cost_usd") or 0.0) + sum(
+        c for c in known if c is not None
+    )
+    merged["routing_unknown_cost_calls"] = int(summary.get("routing_unknown_cost_calls") or 0) + (
+        known.count(None)
+    )
+    merged["routing_calls"] = int(summary.get("routing_calls") or 0) + len(lost)
+    models = {str(m) for m in summary.get("routing_models") or ()}
+    models.update(str(e["model"]) for e in lost if e.get("model"))
+    merged["routing_models"] = sorted(models)
+    return merged
+
+
+def thread_info(
+    tup: CheckpointTuple,
+    *,
+    stale_after: float | None = None,
+    lost: list[dict[str, Any]] | None = None,
+) -> ThreadInfo:
+    """Build a :class:`ThreadInfo` from a thread's latest checkpoint tuple (and the ledger
+    entries concurrent runs left in earlier checkpoints: :func:`lost_ledger_entries`)."""
     writes = tup.pending_writes or []
     errors = [value for _, channel, value in writes if channel == _ERROR]
     interrupted = any(channel == _INTERRUPT for _, channel, _ in writes)
@@ -181,6 +236,7 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
         summary = routing_summary(tup.checkpoint.get("channel_values") or {})
         if not summary:
             summary = {k: v for k, v in meta.items() if k.startswith("routing_")}
+    summary = _with_lost(summary, lost or [])
     cost = summary.get("routing_cost_usd")
     stop = summary.get("routing_stop_reason")
     step = meta.get("step")
@@ -199,21 +255,29 @@ def thread_info(tup: CheckpointTuple, *, stale_after: float | None = None) -> Th
     )
 
 
-def _latest_per_thread(tuples: Iterable[CheckpointTuple]) -> list[CheckpointTuple]:
+def _latest_per_thread(
+    tuples: Iterable[CheckpointTuple],
+) -> list[tuple[CheckpointTuple, list[CheckpointTuple]]]:
+    """Per thread: its latest root checkpoint and all its root checkpoints."""
     latest: dict[str, CheckpointTuple] = {}
+    every: dict[str, list[CheckpointTuple]] = {}
     for tup in tuples:
         conf = tup.config["configurable"]
         if conf.get("checkpoint_ns", ""):
             continue  # subgraph checkpoints belong to their parent's thread
         thread_id = str(conf["thread_id"])
+        every.setdefault(thread_id, []).append(tup)
         best = latest.get(thread_id)
         if best is None or conf["checkpoint_id"] > best.config["configurable"]["checkpoint_id"]:
             latest[thread_id] = tup
-    return list(latest.values())
+    return [(tup, every[thread_id]) for thread_id, tup in latest.items()]
 
 
 def _infos(tuples: Iterable[CheckpointTuple], stale_after: float | None) -> list[ThreadInfo]:
-    infos = [thread_info(t, stale_after=stale_after) for t in _latest_per_thread(tuples)]
+    infos = [
+        thread_info(t, stale_after=stale_after, lost=lost_ledger_entries(history, t))
+        for t, history in _latest_per_thread(tuples)
+    ]
     infos.sort(key=lambda i: (i.updated_at or "", i.thread_id), reverse=True)
     return infos
 

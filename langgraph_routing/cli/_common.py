@@ -103,22 +103,21 @@ def latest_checkpoint(cp: RoutingCheckpointer, thread_id: str) -> Any:
     return cp.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
 
 
+def _ns_order(ns: str) -> tuple[bool, str]:
+    return ns != "", ns  # the root first
+
+
 def thread_entries(cp: RoutingCheckpointer, thread_id: str) -> list[dict[str, Any]]:
-    """Ledger entries of a thread as its states hold them: the latest checkpoint of each
-    namespace (the root and its subgraphs), deduplicated by call id."""
-    latest: dict[str, Any] = {}
-    for tup in cp.list({"configurable": {"thread_id": thread_id}}):
-        ns = tup.config["configurable"].get("checkpoint_ns", "")
-        best = latest.get(ns)
-        if (
-            best is None
-            or tup.config["configurable"]["checkpoint_id"]
-            > best.config["configurable"]["checkpoint_id"]
-        ):
-            latest[ns] = tup
+    """Ledger entries of a thread as its states hold them: every checkpoint of every
+    namespace (the root and its subgraphs), newest first, deduplicated by call id. Reading
+    them all, not the latest alone, keeps the entries of a run whose state another run on the
+    same thread overwrote (see ``lost_ledger_entries``)."""
+    tuples = list(cp.list({"configurable": {"thread_id": thread_id}}))
+    tuples.sort(key=lambda t: str(t.config["configurable"]["checkpoint_id"]), reverse=True)
+    tuples.sort(key=lambda t: _ns_order(t.config["configurable"].get("checkpoint_ns", "")))
     out: dict[str, dict[str, Any]] = {}
-    for ns in sorted(latest):  # the root ("") first
-        values = latest[ns].checkpoint.get("channel_values") or {}
+    for tup in tuples:
+        values = tup.checkpoint.get("channel_values") or {}
         for entry in state_entries(values, thread_id):
             out.setdefault(str(entry.get("call_id")), entry)
     return list(out.values())
