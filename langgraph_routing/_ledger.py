@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-CostSource = Literal["header", "usage", "estimate", "suspect", "unknown"]
+CostSource = Literal["header", "usage", "estimate", "suspect", "interrupted", "unknown"]
 CallStatus = Literal["ok", "error", "cancelled"]
 COST_HEADER = "x-litellm-response-cost"
 CALL_ID_HEADER = "x-litellm-call-id"

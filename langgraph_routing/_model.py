@@ -255,26 +255,32 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+        try:
 
-        def attempt(model: str) -> ChatResult:
-            return self._pool.sync_client(model, api_key)._generate(
-                messages, stop=stop, run_manager=None, **attempt_kwargs(route, call_kwargs, model)
-            )
+            def attempt(model: str) -> ChatResult:
+                return self._pool.sync_client(model, api_key)._generate(
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(route, call_kwargs, model),
+                )
 
-        while True:
-            started = time.perf_counter()
-            try:
-                hedge_s = hedge_after(route) if not route.attempts else None
-                if hedge_s is not None:
-                    result = race(route, attempt, hedge_s)
-                else:
-                    result = attempt(route.model)
-            except Exception as exc:
-                delay = route.failed(exc, time.perf_counter() - started)
-                if delay > 0:
-                    time.sleep(delay)
-                continue
-            return finish_result(route, result, time.perf_counter() - started, run_manager)
+            while True:
+                started = time.perf_counter()
+                try:
+                    hedge_s = hedge_after(route) if not route.attempts else None
+                    if hedge_s is not None:
+                        result = race(route, attempt, hedge_s)
+                    else:
+                        result = attempt(route.model)
+                except Exception as exc:
+                    delay = route.failed(exc, time.perf_counter() - started)
+                    if delay > 0:
+                        time.sleep(delay)
+                    continue
+                return finish_result(route, result, time.perf_counter() - started, run_manager)
+        finally:
+            route.close()
 
     def _stream(
         self,
@@ -284,35 +290,38 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
-        if "response_format" in call_kwargs:  # streamed json_schema drops headers: one chunk
-            result = self._generate(messages, stop, run_manager, **kwargs)
-            yield as_chunk(result)
-            return
-        while True:
-            client = self._pool.sync_client(route.model, api_key)
-            started = time.perf_counter()
-            tracker = StreamTracker(
-                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
-            )
-            try:
-                for chunk in client._stream(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs),
-                ):
-                    if (seen := tracker.see(chunk)) is not None:
-                        yield seen
-                tracker.check_complete()
-            except Exception as exc:
-                tracker.interrupted(exc)
-                delay = route.failed(exc, time.perf_counter() - started)
-                if delay > 0:
-                    time.sleep(delay)
-                continue
-            yield from tracker.release()
-            yield tracker.final(time.perf_counter() - started, run_manager)
-            return
+        try:
+            if "response_format" in call_kwargs:  # streamed json_schema drops headers: one chunk
+                result = self._generate(messages, stop, run_manager, **kwargs)
+                yield as_chunk(result)
+                return
+            while True:
+                client = self._pool.sync_client(route.model, api_key)
+                started = time.perf_counter()
+                tracker = StreamTracker(
+                    route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+                )
+                try:
+                    for chunk in client._stream(
+                        messages,
+                        stop=stop,
+                        run_manager=None,
+                        **attempt_kwargs(route, call_kwargs),
+                    ):
+                        if (seen := tracker.see(chunk)) is not None:
+                            yield seen
+                    tracker.check_complete()
+                except Exception as exc:
+                    tracker.interrupted(exc)
+                    delay = route.failed(exc, time.perf_counter() - started)
+                    if delay > 0:
+                        time.sleep(delay)
+                    continue
+                yield from tracker.release()
+                yield tracker.final(time.perf_counter() - started, run_manager)
+                return
+        finally:
+            route.close()
 
     # ---- async --------------------------------------------------------------------------
 
@@ -337,26 +346,32 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+        try:
 
-        async def attempt(model: str) -> ChatResult:
-            return await self._pool.async_client(model, api_key)._agenerate(
-                messages, stop=stop, run_manager=None, **attempt_kwargs(route, call_kwargs, model)
-            )
+            async def attempt(model: str) -> ChatResult:
+                return await self._pool.async_client(model, api_key)._agenerate(
+                    messages,
+                    stop=stop,
+                    run_manager=None,
+                    **attempt_kwargs(route, call_kwargs, model),
+                )
 
-        while True:
-            started = time.perf_counter()
-            try:
-                hedge_s = hedge_after(route) if not route.attempts else None
-                if hedge_s is not None:
-                    result = await arace(route, attempt, hedge_s, self._timeout())
-                else:  # the whole attempt is bounded, however it trickles
-                    result = await asyncio.wait_for(attempt(route.model), self._timeout())
-            except Exception as exc:
-                delay = route.failed(exc, time.perf_counter() - started)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                continue
-            return finish_result(route, result, time.perf_counter() - started, run_manager)
+            while True:
+                started = time.perf_counter()
+                try:
+                    hedge_s = hedge_after(route) if not route.attempts else None
+                    if hedge_s is not None:
+                        result = await arace(route, attempt, hedge_s, self._timeout())
+                    else:  # the whole attempt is bounded, however it trickles
+                        result = await asyncio.wait_for(attempt(route.model), self._timeout())
+                except Exception as exc:
+                    delay = route.failed(exc, time.perf_counter() - started)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    continue
+                return finish_result(route, result, time.perf_counter() - started, run_manager)
+        finally:
+            route.close()
 
     async def _astream(
         self,
@@ -380,33 +395,36 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
-        if "response_format" in call_kwargs:
-            result = await self._agenerate(messages, stop, run_manager, **kwargs)
-            yield as_chunk(result)
-            return
-        while True:
-            client = self._pool.async_client(route.model, api_key)
-            started = time.perf_counter()
-            tracker = StreamTracker(
-                route, live=self.stream_buffering == "none", timeout_s=self._timeout()
-            )
-            try:
-                async for chunk in client._astream(
-                    messages,
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs),
-                ):
-                    if (seen := tracker.see(chunk)) is not None:
-                        yield seen
-                tracker.check_complete()
-            except Exception as exc:
-                tracker.interrupted(exc)
-                delay = route.failed(exc, time.perf_counter() - started)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                continue
-            for chunk in tracker.release():
-                yield chunk
-            yield tracker.final(time.perf_counter() - started, run_manager)
-            return
+        try:
+            if "response_format" in call_kwargs:
+                result = await self._agenerate(messages, stop, run_manager, **kwargs)
+                yield as_chunk(result)
+                return
+            while True:
+                client = self._pool.async_client(route.model, api_key)
+                started = time.perf_counter()
+                tracker = StreamTracker(
+                    route, live=self.stream_buffering == "none", timeout_s=self._timeout()
+                )
+                try:
+                    async for chunk in client._astream(
+                        messages,
+                        stop=stop,
+                        run_manager=None,
+                        **attempt_kwargs(route, call_kwargs),
+                    ):
+                        if (seen := tracker.see(chunk)) is not None:
+                            yield seen
+                    tracker.check_complete()
+                except Exception as exc:
+                    tracker.interrupted(exc)
+                    delay = route.failed(exc, time.perf_counter() - started)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    continue
+                for chunk in tracker.release():
+                    yield chunk
+                yield tracker.final(time.perf_counter() - started, run_manager)
+                return
+        finally:
+            route.close()

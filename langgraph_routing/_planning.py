@@ -16,6 +16,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
+from langchain_core.runnables.config import var_child_runnable_config
 
 from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._errors import BudgetExceededError, MissingKeyError, RoutingError
@@ -135,7 +136,36 @@ def plan_call(
             call_kwargs["max_tokens"] = route.max_tokens = max_tokens
             held = route.scopes.reserved_usd
             route.reserve_usd = held if route.reserve_usd is None else min(held, route.reserve_usd)
+    note_intent(route)
     return route, api_key, call_kwargs
+
+
+_CHECKPOINTER_KEY = "__pregel_checkpointer"  # where LangGraph puts a task's checkpointer
+
+
+def note_intent(route: Route) -> None:
+    """Before the first request: where the graph's checkpointer keeps call intents (see
+    ``checkpointing._intents``), note this call, so a crash mid-request still leaves its cost."""
+    if route.context.thread_id is None:
+        return
+    config = var_child_runnable_config.get() or {}
+    checkpointer = (config.get("configurable") or {}).get(_CHECKPOINTER_KEY)
+    intents = getattr(checkpointer, "intents", None)
+    if intents is None:
+        return
+    spec = route.policy.models.get(route.model)
+    estimate = spec.cost_usd(route.prompt.tokens, route.max_tokens) if spec else None
+    context = route.context
+    fields = {
+        "thread_id": context.thread_id,
+        "run_id": context.run_id,
+        "node": context.node,
+        "agent": context.agent,
+        "task": route.task,
+        "model": route.model,
+        "prompt_tokens": route.prompt.tokens,
+    }
+    route.intent = (intents, intents.begin(fields, estimate))
 
 
 def attempt_kwargs(

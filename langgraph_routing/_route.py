@@ -88,6 +88,7 @@ class Route:
     reserve_usd: float | None = None  # what a budget reserved for the whole call, if any
     health: HealthGate | None = None  # circuit breakers (None: ``health: false``)
     scopes: ScopeHolds | None = None  # reservations in shared scope budgets (user_id=...)
+    intent: tuple[Any, str] | None = None  # (CallIntents, id) while the call is in flight
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
     _notes: list[str] = field(default_factory=list)
@@ -104,6 +105,12 @@ class Route:
     @property
     def task(self) -> str:
         return self.choice.task
+
+    def close(self) -> None:
+        """The call is over (answered, failed or cancelled): end its durable intent."""
+        intent, self.intent = self.intent, None
+        if intent is not None:
+            intent[0].end(intent[1])
 
     def start(self) -> None:
         """Apply the breakers to the first choice: the policy's model unless its breaker is

@@ -463,7 +463,8 @@ def test_read_only_sqlite_fails_at_open(tmp_path: Path) -> None:
     with open_checkpointer(f"sqlite:///{db}") as cp:
         build_graph(cp).invoke({}, _cfg("t1"))
     before = db.read_bytes()
-    assert not list(tmp_path.glob("threads.db-*"))  # closed cleanly: no -wal/-shm left
+    # closed cleanly: no -wal/-shm left (the call intents file stays: see _intents)
+    assert {p.name for p in tmp_path.glob("threads.db-*")} == {"threads.db-intents"}
 
     async def run() -> None:
         async with open_checkpointer(f"sqlite:///{db}"):

@@ -34,7 +34,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ from langgraph_routing import (
     init_routing_model,
     open_checkpointer,
 )
+from langgraph_routing.checkpointing import list_threads
+from langgraph_routing.cli._common import thread_entries
 from langgraph_routing.testing import LocalGateway, RequestRecord
 from tests.crash_pipeline import STEPS, compile_graph, start_input, thread_config
 
@@ -117,6 +119,43 @@ def _wait_until_held(gw: LocalGateway, proc: subprocess.Popen[str]) -> None:
             pytest.fail(f"step 3 was not held within {HELD_DEADLINE_S} s; log: {gw.log}")
 
 
+def _kill_when_held(
+    gw: LocalGateway, argv: list[str], while_held: Callable[[], None] | None = None
+) -> None:
+    """Run the pipeline; once the gateway holds one of its requests, SIGKILL it, reap it (its
+    sockets are then closed), and release the hold."""
+    proc = subprocess.Popen(
+        argv, env=_env(gw), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_until_held(gw, proc)
+        if while_held is not None:
+            while_held()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=PROCESS_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=PROCESS_TIMEOUT_S)
+    assert proc.returncode == -signal.SIGKILL
+    gw.release_holds()
+
+
+def _resume_to_the_end(gw: LocalGateway, url: str, thread: str) -> dict[str, Any]:
+    """Resume the thread in a new process; return the JSON line it prints at the end."""
+    resumed = subprocess.run(
+        _argv(gw, url, thread, "--resume"),
+        env=_env(gw),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    summary: dict[str, Any] = json.loads(resumed.stdout.strip().splitlines()[-1])
+    return summary
+
+
 def _assert_ledger_matches_gateway(costs: list[Mapping[str, Any]], gw: LocalGateway) -> None:
     """One paid "ok" entry per answered call, same call id/node/model/cost, same exact total."""
     answered = gw.calls(status=200)
@@ -141,39 +180,15 @@ def test_resume_after_sigkill_in_step_3(gateway: LocalGateway, checkpoint_url: s
     assert step3_model not in (STEP_MODEL["plan"], STEP_MODEL["tool_select"])
     hang = gw.add_fault("hang", model=step3_model, nth=1, seconds=60)
 
-    proc = subprocess.Popen(
-        _argv(gw, checkpoint_url, thread),
-        env=_env(gw),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_held(gw, proc)
-        # Steps 1-2 are answered and checkpointed; step 3 is in flight.
+    def in_flight() -> None:  # steps 1-2 are answered and checkpointed; step 3 is in flight
         assert [_node(r) for r in gw.log] == ["plan", "tool_select"]
         before = _snapshot(gw, checkpoint_url, thread)
         assert before.next == ("synthesize",)
         assert [e["node"] for e in before.values["costs"]] == ["plan", "tool_select"]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=PROCESS_TIMEOUT_S)  # reaps it: its sockets are closed now
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=PROCESS_TIMEOUT_S)
-    assert proc.returncode == -signal.SIGKILL
-    gw.release_holds()
 
-    resumed = subprocess.run(
-        _argv(gw, checkpoint_url, thread, "--resume"),
-        env=_env(gw),
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT_S,
-        check=False,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    _kill_when_held(gw, _argv(gw, checkpoint_url, thread), in_flight)
+
+    summary = _resume_to_the_end(gw, checkpoint_url, thread)
     assert summary["stop_reason"] == "done"
 
     # Gateway side: steps 1, 2, 4, 5 requested once; step 3 reached the gateway twice (held and
@@ -200,6 +215,40 @@ def test_resume_after_sigkill_in_step_3(gateway: LocalGateway, checkpoint_url: s
     assert all(e["status"] == "ok" for e in costs)
     assert summary["calls"] == [e["call_id"] for e in costs]
     _assert_ledger_matches_gateway(costs, gw)
+
+
+def test_a_sigkill_loop_loses_no_paid_call(gateway: LocalGateway, checkpoint_url: str) -> None:
+    """Kill the pipeline with SIGKILL while a request is in flight, four times over, resuming
+    each time: every call sent is in the thread's ledger, the answered ones at the gateway's
+    price and the four killed mid-request as ``interrupted`` entries at their estimate."""
+    gw = gateway
+    thread = f"loop-{uuid.uuid4().hex[:8]}"
+    hangs = []
+    for kill in range(4):
+        # each run answers its first call, then its second is held and the process killed
+        hangs.append(gw.add_fault("hang", nth=2, times=1, seconds=60))
+        extra = ("--resume",) if kill else ()
+        _kill_when_held(gw, _argv(gw, checkpoint_url, thread, *extra))
+    _resume_to_the_end(gw, checkpoint_url, thread)
+    # the gateway answered each step once; four more requests died with their process
+    assert [_node(r) for r in gw.log] == NODES
+    assert [h.fired for h in hangs] == [1, 1, 1, 1]
+    sent = len(gw.log) + sum(h.fired for h in hangs)
+
+    with open_checkpointer(checkpoint_url) as cp:
+        [info] = list_threads(cp)
+        entries = thread_entries(cp, thread)
+    interrupted = [e for e in entries if e["source"] == "interrupted"]
+    answered = [e for e in entries if e["source"] != "interrupted"]
+    assert len(entries) == info.calls == sent  # no call sent is missing
+    assert len(interrupted) == info.interrupted_calls == 4
+    assert [e["node"] for e in interrupted] == NODES[1:]  # the step each kill interrupted
+    assert all(e["cost_usd"] > 0 and e["status"] == "cancelled" for e in interrupted)
+    # the answered calls are the gateway's, exactly; every difference is marked interrupted
+    assert sorted(e["call_id"] for e in answered) == sorted(r.call_id for r in gw.log)
+    assert math.fsum(e["cost_usd"] for e in answered) == gw.total_spend
+    expected = gw.total_spend + math.fsum(e["cost_usd"] for e in interrupted)
+    assert info.cost_usd is not None and math.isclose(info.cost_usd, expected, rel_tol=1e-9)
 
 
 # --- outage ---------------------------------------------------------------------------------

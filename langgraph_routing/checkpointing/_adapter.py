@@ -31,6 +31,7 @@ from langgraph.checkpoint.base import (
 
 from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._errors import CheckpointerError
+from langgraph_routing.checkpointing._intents import CallIntents
 from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
     STOP_REASON_CHANNEL,
@@ -221,6 +222,9 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         saver_type = type(saver)
         self._native_async = {name: _overrides(saver_type, "a" + name) for name in _DELEGATED}
         self._costs = ThreadCosts(costs)
+        self.intents: CallIntents | None = None
+        """Where routed calls note their intents (set by ``open_checkpointer`` on SQLite
+        files and PostgreSQL; see ``_intents``)."""
 
     @property
     def costs(self) -> CostCallbackHandler | None:
@@ -244,7 +248,11 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         self, extra_allowlist: Collection[tuple[str, ...]]
     ) -> BaseCheckpointSaver[Any]:
         inner = self._saver.with_allowlist(extra_allowlist)
-        return self if inner is self._saver else RoutingCheckpointer(inner, costs=self.costs)
+        if inner is self._saver:
+            return self
+        wrapped = RoutingCheckpointer(inner, costs=self.costs)
+        wrapped.intents = self.intents
+        return wrapped
 
     def get_next_version(self, current: Any, channel: None) -> Any:
         return self._saver.get_next_version(current, channel)

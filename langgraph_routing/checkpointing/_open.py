@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +16,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._urls import redact_url, scrub_connection_text
 from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
+from langgraph_routing.checkpointing._intents import PostgresIntents, SqliteIntents
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
 
@@ -74,6 +76,17 @@ def _sqlite_check(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA schema_version").fetchall()
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("ROLLBACK")
+
+
+def _attach_sqlite_intents(
+    checkpointer: RoutingCheckpointer, path: str, on_close: Callable[[Callable[[], None]], Any]
+) -> None:
+    """Keep call intents in the checkpoint file (an in-memory database dies with its calls)."""
+    if path == ":memory:":
+        return
+    intents = SqliteIntents(path)
+    on_close(intents.close)
+    checkpointer.intents = intents
 
 
 def _sqlite_error(path: str, exc: sqlite3.Error) -> CheckpointerError:
@@ -213,9 +226,11 @@ class CheckpointerOpener:
                 saver = SqliteSaver(conn)
                 saver.setup()
                 _sqlite_check(conn)
+                checkpointer = RoutingCheckpointer(saver, costs=self._costs)
+                _attach_sqlite_intents(checkpointer, path, stack.callback)
             except sqlite3.Error as exc:
                 raise _sqlite_error(path, exc) from None
-            return RoutingCheckpointer(saver, costs=self._costs)
+            return checkpointer
         return self._open_postgres_sync(stack)
 
     def _open_postgres_sync(self, stack: ExitStack) -> RoutingCheckpointer:
@@ -233,11 +248,15 @@ class CheckpointerOpener:
         saver = PostgresSaver(conn)
         try:
             saver.setup()
+            intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
             ) from None
-        return RoutingCheckpointer(saver, costs=self._costs)
+        stack.callback(intents.close)
+        checkpointer = RoutingCheckpointer(saver, costs=self._costs)
+        checkpointer.intents = intents
+        return checkpointer
 
     # -- async ------------------------------------------------------------------------------
 
@@ -281,9 +300,11 @@ class CheckpointerOpener:
                 await conn.execute("PRAGMA schema_version")
                 await conn.execute("BEGIN IMMEDIATE")
                 await conn.execute("ROLLBACK")
+                checkpointer = RoutingCheckpointer(saver, costs=self._costs)
+                _attach_sqlite_intents(checkpointer, path, stack.callback)
             except sqlite3.Error as exc:
                 raise _sqlite_error(path, exc) from None
-            return RoutingCheckpointer(saver, costs=self._costs)
+            return checkpointer
         return await self._open_postgres_async(stack)
 
     async def _open_postgres_async(self, stack: AsyncExitStack) -> RoutingCheckpointer:
@@ -303,11 +324,15 @@ class CheckpointerOpener:
         saver = AsyncPostgresSaver(conn)
         try:
             await saver.setup()
+            intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
             ) from None
-        return RoutingCheckpointer(saver, costs=self._costs)
+        stack.callback(intents.close)
+        checkpointer = RoutingCheckpointer(saver, costs=self._costs)
+        checkpointer.intents = intents
+        return checkpointer
 
 
 def open_checkpointer(

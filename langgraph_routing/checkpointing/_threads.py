@@ -22,6 +22,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from langgraph_routing.checkpointing._adapter import routing_summary
+from langgraph_routing.checkpointing._intents import CallIntents, intent_entry
 from langgraph_routing.checkpointing._summary import LEDGER_CHANNEL, state_entries, to_record
 
 __all__ = [
@@ -93,6 +94,9 @@ class ThreadInfo:
     next_nodes: tuple[str, ...] = ()
     calls: int = 0
     """Gateway calls counted in ``cost_usd`` (failed attempts included)."""
+    interrupted_calls: int = 0
+    """Calls in flight when their process died (counted in ``cost_usd`` at their worst case;
+    see ``checkpointing._intents``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-safe dict (tuples become lists)."""
@@ -252,6 +256,7 @@ def thread_info(
         unknown_cost_calls=int(summary.get("routing_unknown_cost_calls") or 0),
         next_nodes=next_nodes,
         calls=int(summary.get("routing_calls") or 0),
+        interrupted_calls=sum(1 for e in lost or () if e.get("source") == "interrupted"),
     )
 
 
@@ -273,9 +278,32 @@ def _latest_per_thread(
     return [(tup, every[thread_id]) for thread_id, tup in latest.items()]
 
 
-def _infos(tuples: Iterable[CheckpointTuple], stale_after: float | None) -> list[ThreadInfo]:
+def interrupted_entries(
+    checkpointer: BaseCheckpointSaver[Any], thread_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Ledger entries (``source="interrupted"``) of the calls whose process died mid-request,
+    from the intents the checkpointer keeps (none for a saver without intents)."""
+    intents: CallIntents | None = getattr(checkpointer, "intents", None)
+    if intents is None:
+        return []
+    return [intent_entry(i) for i in intents.open_intents(thread_id)]
+
+
+def _infos(
+    tuples: Iterable[CheckpointTuple],
+    stale_after: float | None,
+    interrupted: list[dict[str, Any]],
+) -> list[ThreadInfo]:
+    by_thread: dict[str, list[dict[str, Any]]] = {}
+    for entry in interrupted:
+        by_thread.setdefault(str(entry["thread_id"]), []).append(entry)
     infos = [
-        thread_info(t, stale_after=stale_after, lost=lost_ledger_entries(history, t))
+        thread_info(
+            t,
+            stale_after=stale_after,
+            lost=lost_ledger_entries(history, t)
+            + by_thread.get(str(t.config["configurable"]["thread_id"]), []),
+        )
         for t, history in _latest_per_thread(tuples)
     ]
     infos.sort(key=lambda i: (i.updated_at or "", i.thread_id), reverse=True)
@@ -297,7 +325,7 @@ def list_threads(
     # Materialise before anything else touches the saver (SqliteSaver holds its lock while
     # a list() iterator is open).
     tuples: list[CheckpointTuple] = list(checkpointer.list(None))
-    return _infos(tuples, stale_after)
+    return _infos(tuples, stale_after, interrupted_entries(checkpointer))
 
 
 async def alist_threads(
@@ -311,7 +339,7 @@ async def alist_threads(
     """
     items: AsyncIterator[CheckpointTuple] = checkpointer.alist(None)
     tuples = [t async for t in items]
-    return _infos(tuples, stale_after)
+    return _infos(tuples, stale_after, interrupted_entries(checkpointer))
 
 
 def _thread_config(thread_id: str, config: dict[str, Any]) -> RunnableConfig:

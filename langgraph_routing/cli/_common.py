@@ -26,7 +26,7 @@ from langgraph_routing._report import CostReport
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import redact_url
 from langgraph_routing.checkpointing._summary import state_entries
-from langgraph_routing.checkpointing._threads import short_error
+from langgraph_routing.checkpointing._threads import interrupted_entries, short_error
 
 __all__ = [
     "DEFAULT_DB",
@@ -120,6 +120,8 @@ def thread_entries(cp: RoutingCheckpointer, thread_id: str) -> list[dict[str, An
         values = tup.checkpoint.get("channel_values") or {}
         for entry in state_entries(values, thread_id):
             out.setdefault(str(entry.get("call_id")), entry)
+    for entry in interrupted_entries(cp, thread_id):  # in flight when their process died
+        out.setdefault(str(entry["call_id"]), entry)
     return list(out.values())
 
 

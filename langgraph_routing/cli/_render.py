@@ -91,7 +91,12 @@ def threads_table(infos: Iterable[ThreadInfo], title: str) -> Table:
         table.add_row(
             plain(info.thread_id),
             status,
-            cost_text(info.cost_usd),
+            cost_text(info.cost_usd)
+            + (
+                f"\n[dim]{info.interrupted_calls} interrupted[/dim]"
+                if info.interrupted_calls
+                else ""
+            ),
             plain(info.stop_reason or "-"),
             plain(", ".join(info.models) or "-"),
             "-" if info.steps is None else str(info.steps),
