@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -690,3 +691,54 @@ def test_report_counts_a_subagent_whose_messages_stay_in_its_namespace(
     code, out, err = cli(capsys, "report", "--db", db, "--thread", "sub-1")
     assert code == 0, err
     assert f"Cost by node: ${gw.total_spend:.6f} (2 calls)" in out
+
+
+# -- health ---------------------------------------------------------------------------------------
+
+
+def test_health_shows_a_breaker_opened_by_another_process(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model that failed in one process shows as open in ``health`` read from Redis."""
+    from langgraph_routing import RoutingChatModel
+
+    dead = "gpt-4o-mini"
+    with LocalGateway() as gw:
+        gw.add_fault("server_error", model=dead, status=503, times=None)
+        model = RoutingChatModel(
+            base_url=gw.base_url, api_key=gw.master_key, routing_state=redis_url, task="tool_select"
+        )
+        for _ in range(6):  # past the default threshold of 5 failures in a row
+            model.invoke("hello")
+        assert sum(r.model == dead for r in gw.log) == 5  # then skipped: the breaker is open
+    code, out, err = cli(capsys, "health", "--state", redis_url, "--json")
+    assert code == 0, err
+    rows = {row["model"]: row for row in map(json.loads, out.splitlines())}
+    assert rows[dead]["state"] == "open" and rows[dead]["failures_in_row"] == 5
+    assert rows[dead]["reopens_in_s"] > 0
+    assert rows["claude-3-5-haiku-20241022"]["state"] == "closed"
+    code, out, err = cli(capsys, "health", "--state", redis_url)
+    assert code == 0, err
+    assert dead in out and "open" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["health", "--state", "mysql://me:hunter2secret@db/x"], "routing state URL"),
+        (["health", "--state", "redis://:hunter2secret@127.0.0.1:1/0"], "cannot read"),
+    ],
+)
+def test_health_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    pytest.importorskip("redis")
+    code, out, err = cli(capsys, *argv)
+    assert code == 2
+    assert_one_error_line(err, fragment)
+    assert "hunter2secret" not in out + err
+
+
+def test_health_of_a_fresh_memory_state_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "health", "--state", "memory://")
+    assert code == 0 and "only this process" in out

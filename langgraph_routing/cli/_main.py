@@ -25,6 +25,7 @@ from langgraph_routing._budget import check_budget
 from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
+from langgraph_routing._urls import scrub_connection_text
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
 from langgraph_routing.checkpointing._threads import (
@@ -132,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
     p.set_defaults(handler=_cmd_resume)
 
+    p = sub.add_parser("health", help="circuit breakers and latency per (gateway, model)")
+    p.add_argument(
+        "--state",
+        metavar="URL",
+        help="shared routing state: redis://... or postgresql://... "
+        "(default: $LANGGRAPH_ROUTING_STATE; memory:// only knows this process)",
+    )
+    p.add_argument("--policy", metavar="FILE", help="breaker rules of this policy's health:")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=_cmd_health)
+
     p = sub.add_parser("report", help="cost breakdown of a thread (or of every thread)")
     p.add_argument("--thread", metavar="ID")
     _db_arg(p)
@@ -210,6 +222,38 @@ def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
         raise CliError(
             f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", 1
         ) from exc
+    return 0
+
+
+def _cmd_health(args: argparse.Namespace, out: Console) -> int:
+    import json
+    import os
+
+    from langgraph_routing.cli._render import health_table
+    from langgraph_routing.shared_state import STATE_ENV, health_rows
+
+    policy = RoutingPolicy.from_file(args.policy) if args.policy else RoutingPolicy.default()
+    if policy.health is None:
+        raise CliError("the policy turns breakers off (health: false): no state to show")
+    url = args.state or os.environ.get(STATE_ENV) or "memory://"
+    try:
+        rows = health_rows(url, policy.health)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # redis / psycopg connection errors: the driver's own classes
+        raise CliError(
+            f"cannot read the routing state at {redact_url(url)}: "
+            + scrub_connection_text(_one_line(exc), url)
+        ) from None
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+        return 0
+    if not rows:
+        note = " (memory:// holds only this process's state)" if url.startswith("memory") else ""
+        out.print(Text(f"no model calls recorded in {redact_url(url)}{note}"))
+        return 0
+    out.print(health_table(rows, title=f"Routing health in {redact_url(url)}"))
     return 0
 
 

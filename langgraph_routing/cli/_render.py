@@ -105,6 +105,30 @@ def threads_table(infos: Iterable[ThreadInfo], title: str) -> Table:
     return table
 
 
+def health_table(rows: Iterable[Mapping[str, Any]], title: str) -> Table:
+    """``health_rows`` as a table: breaker state, why, cooldown left, failures, latency."""
+    table = Table(title=plain(title))
+    names = ("gateway", "model", "state", "why", "reopens in", "fails in a row", "window")
+    for name in (*names, "ewma total ms", "ewma ttft ms"):
+        table.add_column(name, justify="left" if name in names[:4] else "right")
+    colors = {"closed": "green", "open": "red", "half_open": "yellow"}
+    for row in rows:
+        state = str(row["state"])
+        reopens = row.get("reopens_in_s")
+        table.add_row(
+            plain(row["gateway"]),
+            plain(row["model"]),
+            Text(state, style=colors.get(state, "white")),
+            plain(row.get("why")),
+            "-" if reopens is None else f"{reopens:.1f} s",
+            str(row["failures_in_row"]),
+            f"{row['window_failures']}/{row['window_calls']} failed",
+            plain(row.get("ewma_total_ms")),
+            plain(row.get("ewma_ttft_ms")),
+        )
+    return table
+
+
 def costs_table(report: CostReport, by: str = "node") -> Table:
     """``report.breakdown(by)`` as a table; keys (threads, models, nodes) printed literally."""
     table = Table(title=plain(f"Cost by {by}: {report.total_text} ({report.calls} calls)"))
