@@ -23,7 +23,7 @@ from ._errors import BudgetExceededError, MissingKeyError, RoutingError
 from ._grants import take_grant
 from ._health_gate import HealthGate
 from ._policy import Choice, RoutingPolicy, agent_of
-from ._route import CallContext, Route
+from ._route import CallContext, Route, cache_key_of
 from ._runs import last_started_run, run_tracker
 from ._scoped import admit_scopes
 from ._trace import annotate_trace
@@ -119,6 +119,8 @@ def plan_call(
     call_kwargs["extra_headers"] = {**headers, **(call_kwargs.get("extra_headers") or {})}
     if user and "user" not in call_kwargs:
         call_kwargs["user"] = user
+    if context.thread_id and "prompt_cache_key" not in call_kwargs:
+        call_kwargs["prompt_cache_key"] = cache_key_of(context.thread_id)
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
     route.reserve_usd = granted[1] if granted else None
@@ -187,12 +189,17 @@ def attempt_kwargs(
             )
         if fits < call_kwargs["max_tokens"]:
             call_kwargs = {**call_kwargs, "max_tokens": fits}
+    drop = []
     if (
         "parallel_tool_calls" in call_kwargs
         and spec is not None
         and (not spec.supports_parallel_tool_calls or not call_kwargs.get("tools"))
     ):
-        return {k: v for k, v in call_kwargs.items() if k != "parallel_tool_calls"}
+        drop.append("parallel_tool_calls")
+    if "prompt_cache_key" in call_kwargs and (spec is None or not spec.supports_prompt_cache_key):
+        drop.append("prompt_cache_key")  # a field only OpenAI-style models take
+    if drop:
+        return {k: v for k, v in call_kwargs.items() if k not in drop}
     return call_kwargs
 
 
@@ -232,10 +239,17 @@ def finish_result(
             response_id or meta.get("id") or getattr(message, "id", None) or uuid.uuid4()
         ),
         completion_text=_reply_text(message),
+        cache_tokens=cache_tokens(usage),
     )
     message.response_metadata["routing"] = record_outcome(routing, run_manager)
     message.response_metadata.setdefault("model_name", route.model)
     return result
+
+
+def cache_tokens(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """(prompt tokens read from the cache, written to it) of a ``usage_metadata``."""
+    details = usage.get("input_token_details") or {}
+    return int(details.get("cache_read") or 0), int(details.get("cache_creation") or 0)
 
 
 def _reply_text(message: BaseMessage) -> str:

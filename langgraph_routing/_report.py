@@ -194,6 +194,24 @@ class CostReport:
         """Known cost per run id, costliest first."""
         return self._by("run_id")
 
+    def cache_hit_rate(self, by: str = "model") -> dict[str, float]:
+        """Share of prompt tokens read from the provider's cache, per ``by`` group (model,
+        thread, node...), for the groups that sent prompt tokens.
+
+        Example:
+            >>> CostReport([{"call_id": "1", "model": "m", "prompt_tokens": 1000,
+            ...              "cached_tokens": 900, "cost_usd": 0.1}]).cache_hit_rate()
+            {'m': 0.9}
+        """
+        field = _KEY_ALIASES.get(by, by)
+        prompt: dict[str, int] = {}
+        cached: dict[str, int] = {}
+        for entry in self.entries:
+            key = _group_value(entry, field)
+            prompt[key] = prompt.get(key, 0) + _int(entry, "prompt_tokens")
+            cached[key] = cached.get(key, 0) + _int(entry, "cached_tokens")
+        return {k: cached[k] / p for k, p in prompt.items() if p > 0}
+
     def by_thread(self) -> dict[str, float]:
         """Known cost per thread id, costliest first."""
         return self._by("thread_id")

@@ -7,6 +7,7 @@ ended, and does the waiting. It applies the policy's decisions and records every
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import time
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
 
 _MAX_EXTRAS = 4096
 _EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
+
+
+def cache_key_of(thread_id: str) -> str:
+    """The cache-affinity key of a thread (``prompt_cache_key``, LiteLLM's session id): stable
+    across processes and resumes, and opaque (a thread id may carry user data).
+
+    >>> cache_key_of("t1")
+    'lgr-628b49d96dcde97a430dd4f597705899'
+    """
+    return "lgr-" + hashlib.sha256(thread_id.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class CallContext:
             "x-litellm-spend-logs-metadata": json.dumps(meta, separators=(",", ":")),
             "x-litellm-include-cost-in-streaming-usage": "true",
         }
+        if self.thread_id:  # LiteLLM's session: the thread's calls grouped in its spend logs
+            headers["x-litellm-session-id"] = cache_key_of(self.thread_id)
         user = f"agent-run:{self.run_id}" if self.run_id else None
         return user, headers
 
@@ -329,13 +342,17 @@ class Route:
         fallback_call_id: str | None,
         completion_text: str = "",
         ttft_s: float | None = None,
+        cache_tokens: tuple[int, int] = (0, 0),
     ) -> dict[str, Any]:
-        """Record the successful attempt; return ``response_metadata["routing"]``."""
+        """Record the successful attempt; return ``response_metadata["routing"]``.
+        ``cache_tokens`` (read, written) price an estimate at the cache prices."""
         if not prompt_tokens and not completion_tokens:  # no usage (or 0/0): count ourselves
             prompt_tokens, completion_tokens = self.prompt.tokens, count_text(completion_text)
         spec = self.policy.models.get(self.model)
         estimate = (
-            spec.cost_usd(prompt_tokens or 0, completion_tokens or 0) if spec is not None else None
+            spec.cost_usd(prompt_tokens or 0, completion_tokens or 0, *cache_tokens)
+            if spec is not None
+            else None
         )
         cost, source = resolve_cost(headers, usage_cost, estimate, self._ceiling())
         call_id = header(headers, CALL_ID_HEADER) or fallback_call_id

@@ -66,11 +66,52 @@ class ModelSpec(Strict):
     supports_tools: bool = True
     supports_structured_output: bool = True
     supports_parallel_tool_calls: bool = True
+    cached_input_per_million: float | None = Field(default=None, ge=0, le=100_000)
+    """Price of prompt tokens read from the provider's prompt cache (None: the input price)."""
+    cache_write_per_million: float | None = Field(default=None, ge=0, le=100_000)
+    """Price of prompt tokens written to the cache, where a provider charges it (Anthropic)."""
+    supports_prompt_cache_key: bool = False
+    """Whether ``prompt_cache_key`` (OpenAI's cache-affinity field) is sent to this model."""
 
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Price of a call at this model's list prices (per-token prices, as LiteLLM computes)."""
-        return prompt_tokens * (self.input_per_million / 1e6) + completion_tokens * (
+    def cost_usd(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """Price of a call at this model's list prices (per-token prices, as LiteLLM computes).
+
+        ``cached_tokens`` and ``cache_write_tokens`` are part of ``prompt_tokens`` (as LangChain's
+        ``usage_metadata`` counts them) and priced at the cache prices; reasoning tokens are
+        part of ``completion_tokens``, at the output price.
+
+        >>> spec = ModelSpec(context_window=1000, max_output_tokens=100, input_per_million=2.0,
+        ...                  output_per_million=8.0, cached_input_per_million=0.5)
+        >>> round(spec.cost_usd(1000, 100) * 1e6), round(spec.cost_usd(1000, 100, 800) * 1e6)
+        (2800, 1600)
+        """
+        cost = prompt_tokens * (self.input_per_million / 1e6) + completion_tokens * (
             self.output_per_million / 1e6
+        )
+        if not (cached_tokens or cache_write_tokens):
+            return cost
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        written = min(max(cache_write_tokens, 0), prompt_tokens - cached)
+        read_price = (
+            self.input_per_million
+            if self.cached_input_per_million is None
+            else (self.cached_input_per_million)
+        )
+        write_price = (
+            self.input_per_million
+            if self.cache_write_per_million is None
+            else (self.cache_write_per_million)
+        )
+        return (
+            cost
+            + cached * ((read_price - self.input_per_million) / 1e6)
+            + written * ((write_price - self.input_per_million) / 1e6)
         )
 
     def affordable_output(self, usd: float, prompt_tokens: int) -> int:

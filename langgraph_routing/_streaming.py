@@ -13,7 +13,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._errors import RoutingError
-from ._planning import record_outcome
+from ._planning import cache_tokens, record_outcome
 from ._route import Route
 
 _RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
@@ -134,6 +134,7 @@ class StreamTracker:
             fallback_call_id=self.response_id or str(uuid.uuid4()),
             completion_text="".join(self.text),
             ttft_s=self.ttft_s,
+            cache_tokens=cache_tokens(self.usage),
         )
         record_outcome(routing, run_manager)
         return ChatGenerationChunk(

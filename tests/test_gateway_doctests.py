@@ -14,6 +14,7 @@ MODULES = [
     "langgraph_routing.testing._gateway",
     "langgraph_routing.testing._holds",
     "langgraph_routing.testing._latency",
+    "langgraph_routing.testing._prompt_cache",
     "langgraph_routing.testing._records",
     "langgraph_routing.testing._replies",
     "langgraph_routing.testing._schema_fill",

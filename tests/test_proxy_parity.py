@@ -761,3 +761,15 @@ def test_routing_model_missing_usage_through_proxy(
         "ledger must not book a zero",
     )
     assert ok, routing
+
+
+@pytest.mark.parametrize("task", ["tool_select", "synthesize"])  # prompt_cache_key sent / not
+def test_cache_affinity_fields_pass_the_proxy(
+    task: str, routed: Any, proxy_stack: ProxyStack
+) -> None:
+    """A call inside a thread carries LiteLLM's session header and, to OpenAI-style models,
+    ``prompt_cache_key``: the real proxy accepts both and answers."""
+    msg = routed.with_task(task).invoke("hello", {"metadata": {"thread_id": "t-affinity"}})
+    assert msg.response_metadata["routing"]["thread_id"] == "t-affinity"
+    [upstream] = proxy_stack.upstream.log
+    assert upstream.status == 200

@@ -15,6 +15,7 @@ from langgraph_routing.testing._config import GatewayModel, VirtualKey, hash_key
 from langgraph_routing.testing._faults import ERROR_FAULTS, Fault, FaultTable, error_answer
 from langgraph_routing.testing._latency import LatencyTable
 from langgraph_routing.testing._ledger import Ledger
+from langgraph_routing.testing._prompt_cache import PromptCache
 from langgraph_routing.testing._records import (
     LOGGED_HEADERS,
     RequestRecord,
@@ -44,6 +45,7 @@ class _Call:
     model: GatewayModel | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
     cost: float | None = None
     fault: str | None = None
     key_spend: float | None = None
@@ -70,6 +72,7 @@ class App:
         self.master_key = master_key
         self.faults = faults
         self.ledger = ledger
+        self.prompt_cache = PromptCache()
         self._model_ids = {
             name: hashlib.sha256(f"emulator/{name}".encode()).hexdigest() for name in self.models
         }
@@ -202,6 +205,7 @@ class App:
                 fault=call.fault,
                 prompt_tokens=call.prompt_tokens,
                 completion_tokens=call.completion_tokens,
+                cached_tokens=call.cached_tokens,
                 cost_usd=call.cost,
                 started_at=call.started_at,
                 path=call.request.path,
@@ -336,11 +340,14 @@ class App:
         tags = request_tags(call.request.headers)
         reply = self.ledger.next_script(model.name, tags) or synthesize_reply(body)
         call.completion_tokens = reply.completion_tokens()
-        call.cost = model.cost(call.prompt_tokens, call.completion_tokens)
+        call.cached_tokens = self.prompt_cache.cached_tokens(
+            body, call.request.headers, call.prompt_tokens
+        )
+        call.cost = model.cost(call.prompt_tokens, call.completion_tokens, call.cached_tokens)
         call.key_spend = self.ledger.charge(call.key, _user(body), call.cost)
         created = int(call.started_at)
         with_usage = fault != "missing_usage"
-        usage = (call.prompt_tokens, call.completion_tokens)
+        usage = (call.prompt_tokens, call.completion_tokens, call.cached_tokens)
         if stream:
             options = body.get("stream_options")
             include = isinstance(options, Mapping) and bool(options.get("include_usage"))

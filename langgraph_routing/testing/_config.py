@@ -86,6 +86,8 @@ class GatewayModel:
     input_per_million: float
     output_per_million: float
     supports_tools: bool = True
+    cached_input_per_million: float | None = None
+    """Price of prompt tokens read from the emulated prompt cache (None: the input price)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -98,10 +100,20 @@ class GatewayModel:
                 raise GatewayConfigError(f"{owner}: {attr} must be an integer, got {value!r}")
         for attr in ("input_per_million", "output_per_million"):
             _check_number(owner, attr, getattr(self, attr), positive=False)
+        if self.cached_input_per_million is not None:
+            price = self.cached_input_per_million
+            _check_number(owner, "cached_input_per_million", price, positive=False)
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD cost of a call, bit for bit as LiteLLM computes it: tokens x per-token price."""
-        return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """USD cost of a call, bit for bit as LiteLLM computes it: tokens x per-token price;
+        ``cached_tokens`` (part of the prompt) at the cached-input price."""
+        if not cached_tokens or self.cached_input_per_million is None:
+            return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
+        return (
+            (prompt_tokens - cached_tokens) * self.input_per_token
+            + cached_tokens * (self.cached_input_per_million / 1e6)
+            + completion_tokens * self.output_per_token
+        )
 
     @property
     def input_per_token(self) -> float:
@@ -150,11 +162,15 @@ class VirtualKey:
 
 
 DEFAULT_MODELS: tuple[GatewayModel, ...] = (
-    GatewayModel("o3-mini", 200_000, 100_000, 1.10, 4.40),
-    GatewayModel("gpt-4o-mini", 128_000, 16_384, 0.15, 0.60),
-    GatewayModel("gpt-4o", 128_000, 16_384, 2.50, 10.00),
-    GatewayModel("claude-3-5-sonnet-20241022", 200_000, 8_192, 3.00, 15.00),
-    GatewayModel("claude-3-5-haiku-20241022", 200_000, 8_192, 0.80, 4.00),
+    GatewayModel("o3-mini", 200_000, 100_000, 1.10, 4.40, cached_input_per_million=0.55),
+    GatewayModel("gpt-4o-mini", 128_000, 16_384, 0.15, 0.60, cached_input_per_million=0.075),
+    GatewayModel("gpt-4o", 128_000, 16_384, 2.50, 10.00, cached_input_per_million=1.25),
+    GatewayModel(
+        "claude-3-5-sonnet-20241022", 200_000, 8_192, 3.00, 15.00, cached_input_per_million=0.30
+    ),
+    GatewayModel(
+        "claude-3-5-haiku-20241022", 200_000, 8_192, 0.80, 4.00, cached_input_per_million=0.08
+    ),
 )
 
 
@@ -201,6 +217,7 @@ def models_from_policy(policy: Any) -> dict[str, GatewayModel]:
                 input_per_million=spec.input_per_million,
                 output_per_million=spec.output_per_million,
                 supports_tools=bool(getattr(spec, "supports_tools", True)),
+                cached_input_per_million=getattr(spec, "cached_input_per_million", None),
             )
         except AttributeError as exc:
             raise GatewayConfigError(f"policy model {name!r}: missing attribute ({exc})") from exc

@@ -19,6 +19,7 @@ LOGGED_HEADERS = (
     "x-litellm-spend-logs-metadata",
     "x-litellm-include-cost-in-streaming-usage",
     "x-stainless-retry-count",
+    "x-litellm-session-id",
 )
 
 
@@ -53,6 +54,8 @@ class RequestRecord:
     completion_tokens: int
     cost_usd: float | None
     started_at: float
+    cached_tokens: int = 0
+    """Prompt tokens read from the emulated prompt cache (see ``_prompt_cache``)."""
     path: str = "/v1/chat/completions"
     max_tokens: int | None = None
     """``max_tokens`` (or ``max_completion_tokens``) of the request body."""

@@ -118,16 +118,19 @@ def server_error(model: str, status: int) -> bytes:
     return error_body(message, type_, None, status)
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
-    return {
+def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if cached:  # OpenAI's shape: cached tokens are part of the prompt tokens
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return usage
 
 
 def completion_body(
-    reply: Reply, *, call_id: str, model: str, created: int, usage: tuple[int, int] | None
+    reply: Reply, *, call_id: str, model: str, created: int, usage: tuple[int, ...] | None
 ) -> bytes:
     """Non-streaming ``chat.completion`` body (``usage=None`` omits the usage block)."""
     body: dict[str, Any] = {
@@ -199,7 +202,7 @@ def stream_body(
     call_id: str,
     model: str,
     created: int,
-    usage: tuple[int, int] | None,
+    usage: tuple[int, ...] | None,
     cost: float | str | None,
     truncate: bool = False,
 ) -> list[bytes]:

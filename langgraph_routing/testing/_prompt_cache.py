@@ -1,0 +1,76 @@
+"""LocalGateway's emulated prompt cache: a repeated prompt prefix is read from cache.
+
+As OpenAI's prompt caching with a cache key: per key (the request's ``prompt_cache_key``, else
+LiteLLM's ``x-litellm-session-id`` header, else one shared key) the cache holds the last prompt
+sent, on the model it was sent to. The prefix a request shares with it (same model, same tools,
+then the same leading messages) is read from cache once it reaches 1,024 tokens, in steps of
+128 tokens; a request to another model finds the cache cold, as a bouncing router does. The answer
+reports it as ``usage.prompt_tokens_details.cached_tokens`` and the cost prices it at the
+model's cached-input price, as LiteLLM does.
+
+>>> cache = PromptCache()
+>>> long = {"role": "system", "content": "word " * 2000}
+>>> body = {"model": "m", "messages": [long, {"role": "user", "content": "hi"}]}
+>>> cache.cached_tokens(body, {}, 2050)
+0
+>>> body2 = {"model": "m", "messages": [long, {"role": "user", "content": "again"}]}
+>>> cache.cached_tokens(body2, {}, 2052)
+1920
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph_routing.testing._tokens import count_prompt_tokens
+
+__all__ = ["PromptCache"]
+
+MIN_TOKENS = 1024
+STEP = 128
+_MAX_KEYS = 10_000
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class PromptCache:
+    """The last prompt seen per (model, cache key), to find the prefix the next one shares."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, tuple[str, str, list[str]]] = OrderedDict()
+
+    def cached_tokens(
+        self, body: Mapping[str, Any], headers: Mapping[str, str], prompt_tokens: int
+    ) -> int:
+        """Prompt tokens this request reads from cache; remembers its prompt for the next."""
+        messages = body.get("messages") or []
+        key = str(body.get("prompt_cache_key") or headers.get("x-litellm-session-id") or "")
+        model = str(body.get("model"))
+        tools = _digest(body.get("tools") or [])
+        hashes = [_digest(m) for m in messages]
+        with self._lock:
+            previous = self._seen.get(key)
+            self._seen[key] = (model, tools, hashes)
+            self._seen.move_to_end(key)
+            while len(self._seen) > _MAX_KEYS:
+                self._seen.popitem(last=False)
+        if previous is None or previous[:2] != (model, tools):
+            return 0
+        shared = 0
+        for old, new in zip(previous[2], hashes, strict=False):
+            if old != new:
+                break
+            shared += 1
+        if not shared:
+            return 0
+        prefix = count_prompt_tokens({"tools": body.get("tools"), "messages": messages[:shared]})
+        prefix = min(prefix, prompt_tokens)
+        return 0 if prefix < MIN_TOKENS else prefix - prefix % STEP
