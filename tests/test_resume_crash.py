@@ -108,10 +108,11 @@ def _snapshot(gw: LocalGateway, url: str, thread: str) -> StateSnapshot:
         return compile_graph(model, checkpointer).get_state(thread_config(thread))
 
 
-def _wait_until_held(gw: LocalGateway, proc: subprocess.Popen[str]) -> None:
-    """Block until the gateway holds one request; fail fast if the subprocess dies first."""
+def _wait_until_held(gw: LocalGateway, proc: subprocess.Popen[str], hang: Any = None) -> None:
+    """Block until the gateway holds one request (the one ``hang`` catches, when given: a hold
+    released earlier may still be counted for a moment); fail fast if the subprocess dies."""
     deadline = time.monotonic() + HELD_DEADLINE_S
-    while not gw.wait_for_held(1, timeout=0.25):
+    while not (gw.wait_for_held(1, timeout=0.25) and (hang is None or hang.fired)):
         if proc.poll() is not None:
             _, err = proc.communicate(timeout=PROCESS_TIMEOUT_S)
             pytest.fail(f"pipeline exited ({proc.returncode}) before step 3 was held:\n{err}")
@@ -120,7 +121,10 @@ def _wait_until_held(gw: LocalGateway, proc: subprocess.Popen[str]) -> None:
 
 
 def _kill_when_held(
-    gw: LocalGateway, argv: list[str], while_held: Callable[[], None] | None = None
+    gw: LocalGateway,
+    argv: list[str],
+    while_held: Callable[[], None] | None = None,
+    hang: Any = None,
 ) -> None:
     """Run the pipeline; once the gateway holds one of its requests, SIGKILL it, reap it (its
     sockets are then closed), and release the hold."""
@@ -128,7 +132,7 @@ def _kill_when_held(
         argv, env=_env(gw), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        _wait_until_held(gw, proc)
+        _wait_until_held(gw, proc, hang)
         if while_held is not None:
             while_held()
         os.kill(proc.pid, signal.SIGKILL)
@@ -228,7 +232,7 @@ def test_a_sigkill_loop_loses_no_paid_call(gateway: LocalGateway, checkpoint_url
         # each run answers its first call, then its second is held and the process killed
         hangs.append(gw.add_fault("hang", nth=2, times=1, seconds=60))
         extra = ("--resume",) if kill else ()
-        _kill_when_held(gw, _argv(gw, checkpoint_url, thread, *extra))
+        _kill_when_held(gw, _argv(gw, checkpoint_url, thread, *extra), hang=hangs[-1])
     _resume_to_the_end(gw, checkpoint_url, thread)
     # the gateway answered each step once; four more requests died with their process
     assert [_node(r) for r in gw.log] == NODES
