@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -167,7 +168,10 @@ def note_intent(route: Route) -> None:
         "model": route.model,
         "prompt_tokens": route.prompt.tokens,
     }
-    route.intent = (intents, intents.begin(fields, estimate))
+    try:
+        route.intent = (intents, intents.begin(fields, estimate))
+    except Exception as exc:  # the journal is a safety net: its failure never fails a call
+        warnings.warn(f"call intent not recorded ({type(exc).__name__}: {exc})", stacklevel=2)
 
 
 def attempt_kwargs(

@@ -12,6 +12,7 @@ import json
 import random
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -123,7 +124,10 @@ class Route:
         """The call is over (answered, failed or cancelled): end its durable intent."""
         intent, self.intent = self.intent, None
         if intent is not None:
-            intent[0].end(intent[1])
+            try:
+                intent[0].end(intent[1])
+            except Exception as exc:  # left behind, it reads as interrupted: never silently low
+                warnings.warn(f"call intent not ended ({type(exc).__name__}: {exc})", stacklevel=2)
 
     def start(self) -> None:
         """Apply the breakers to the first choice: the policy's model unless its breaker is
