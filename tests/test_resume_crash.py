@@ -308,9 +308,7 @@ def test_outage_from_step_4_then_resume(gateway: LocalGateway, checkpoint_url: s
     _assert_ledger_matches_gateway(costs, gw)
 
 
-def test_a_broken_intent_journal_never_fails_a_call(
-    gateway: LocalGateway, tmp_path: Path
-) -> None:
+def test_a_broken_intent_journal_never_fails_a_call(gateway: LocalGateway, tmp_path: Path) -> None:
     """The intents are a safety net: when they cannot be written, the call goes on, warned."""
     model = init_routing_model(base_url=gateway.base_url, api_key=gateway.master_key)
     with open_checkpointer(f"sqlite:///{tmp_path / 'c.db'}") as cp:
