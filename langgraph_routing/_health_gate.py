@@ -66,6 +66,12 @@ class HealthGate:
         notes.append(f"every candidate's breaker is open: trying the least recently failed, {last}")
         return last, notes
 
+    def is_closed(self, model: str) -> bool:
+        """Whether ``model``'s breaker is closed (calls go through without a probe)."""
+        key = self._key(model)
+        h = self.state.snapshots([key]).get(key) or ModelHealth()
+        return breaker_state(self.spec, h, self.state.clock()) == "closed"
+
     def failed(self, model: str, kind: ErrorKind) -> bool:
         """Count a failure (transient and rate-limit only); True when the model's breaker is
         now open (its cooldown running)."""

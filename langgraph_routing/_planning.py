@@ -130,6 +130,8 @@ def plan_call(
         route.health = HealthGate(state, policy.health, model.base_url)
         if not pinned:
             route.start()
+    if policy.sticky and not pinned and context.thread_id:
+        route.stick(last_model_of(messages, task))
     if policy.budget.scopes:
         state = routing_state_for(model.routing_state)
         max_tokens, route.scopes = admit_scopes(
@@ -248,6 +250,17 @@ def finish_result(
     message.response_metadata["routing"] = record_outcome(routing, run_manager)
     message.response_metadata.setdefault("model_name", route.model)
     return result
+
+
+def last_model_of(messages: list[BaseMessage], task: str) -> str | None:
+    """The model that answered ``task``'s last routed call among ``messages`` (a thread's
+    history: what survives resumes and stateless workers)."""
+    for message in reversed(messages):
+        routing = message.response_metadata.get("routing") if message.type == "ai" else None
+        if isinstance(routing, Mapping) and routing.get("task") == task:
+            model = routing.get("model")
+            return model if isinstance(model, str) else None
+    return None
 
 
 def cache_tokens(usage: Mapping[str, Any]) -> tuple[int, int]:

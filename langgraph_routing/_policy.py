@@ -99,6 +99,11 @@ class RoutingPolicy(Strict):
     budget: BudgetSpec = BudgetSpec()
     health: HealthSpec | None = HealthSpec()
     """Circuit breakers (on by default); ``health: false`` (or None) turns them off."""
+    sticky: bool = False
+    """Cache-aware stickiness: a call stays on the model that served the same task's last
+    call in the thread (read from the routed AIMessages of the prompt, so it survives resumes
+    and stateless workers) while that model is healthy, fits, and is the task's model or one
+    of its fallbacks. Off by default: a thread that once fell back stays on the fallback."""
     planning: PlanningSpec = PlanningSpec()
     difficulty: dict[str, DifficultySpec] | None = None
     """Difficulty routing per task; None (default): ``synthesize`` is easy on the

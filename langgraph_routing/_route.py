@@ -147,6 +147,25 @@ class Route:
             self._chained = {candidates[0], *candidates[1:]}
             self._queue = deque(c for c in candidates[1:] if c != model)
 
+    def stick(self, previous: str | None) -> None:
+        """Stay on ``previous`` (the model of this task's last call in the thread, whose
+        prompt cache is warm) when it is the task's model or one of its fallbacks, fits the
+        window and its breaker is closed; see ``RoutingPolicy.sticky``."""
+        if previous is None or previous == self.model:
+            return
+        first = self.choice.model
+        candidates = [first, *self.policy.fallback_chain(first, self.needs_tools)]
+        if previous not in candidates or not self._fits_window(previous):
+            return
+        if self.health is not None and not self.health.is_closed(previous):
+            self._notes.append(f"not sticky: {previous} is not healthy")
+            return
+        self.model = previous
+        self._visited, self._seen = [previous], {previous}
+        self._chained = set(candidates)
+        self._queue = deque(c for c in candidates if c != previous)
+        self._notes.append(f"sticky: {previous} served this task's last call (warm cache)")
+
     def _switch(self, model: str) -> None:
         self.model = model
         self._on_model = 0

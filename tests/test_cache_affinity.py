@@ -10,11 +10,20 @@ the gateway's charge and in the ledger alike.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.graph import START, MessagesState, StateGraph
 
-from langgraph_routing import CostCallbackHandler, RoutingChatModel
+from langgraph_routing import (
+    CostCallbackHandler,
+    RoutingChatModel,
+    RoutingPolicy,
+    open_checkpointer,
+)
+from langgraph_routing.shared_state import MemoryRoutingState
 from langgraph_routing.testing import LocalGateway
 
 TURNS = 20
@@ -80,3 +89,58 @@ def test_each_thread_has_its_own_cache_key() -> None:
         keys = {r.headers.get("x-litellm-session-id") for r in gw.log}
     assert len(keys) == 2 and None not in keys
     assert all(_hit_rate(h) > 0.85 for h in handlers)
+
+
+def _sticky_model(gw: LocalGateway, sticky: bool) -> RoutingChatModel:
+    policy = RoutingPolicy.default().updated({"sticky": sticky})
+    return RoutingChatModel(
+        policy=policy,
+        base_url=gw.base_url,
+        api_key=gw.master_key,
+        task="tool_select",
+        routing_state=MemoryRoutingState(),
+    )
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_sticky_thread_stays_on_the_model_that_has_its_cache(sticky: bool) -> None:
+    """Turn 1's model fails once and its fallback answers; a sticky thread stays there (its
+    cache is warm), a plain one goes back to the task's model and starts cold."""
+    with LocalGateway() as gw:
+        gw.add_fault("server_error", model="gpt-4o-mini", status=503, times=1)
+        model = _sticky_model(gw, sticky)
+        history: list[BaseMessage] = [SYSTEM]
+        for turn in range(5):
+            history.append(HumanMessage(f"Turn {turn}: and then?"))
+            reply = model.invoke(history, {"metadata": {"thread_id": "sticky"}})
+            history.append(reply)
+        answered = [(r.model, r.cached_tokens > 0) for r in gw.log if r.status == 200]
+    haiku, mini = "claude-3-5-haiku-20241022", "gpt-4o-mini"
+    if sticky:
+        assert answered == [(haiku, False)] + [(haiku, True)] * 4
+        assert "sticky: claude-3-5-haiku" in reply.response_metadata["routing"]["reason"]
+    else:
+        assert answered == [(haiku, False), (mini, False)] + [(mini, True)] * 3
+
+
+def test_stickiness_survives_a_resume_on_another_checkpointer(tmp_path: Path) -> None:
+    """The sticky model is read from the thread's saved messages: a new process (here a new
+    checkpointer connection and graph) keeps it."""
+    db = f"sqlite:///{tmp_path / 'threads.db'}"
+    config: Any = {"configurable": {"thread_id": "resumed"}}
+    with LocalGateway() as gw:
+        gw.add_fault("server_error", model="gpt-4o-mini", status=503, times=1)
+        for turn in range(2):
+            model = _sticky_model(gw, True)
+
+            def agent(state: MessagesState) -> dict[str, Any]:
+                return {"messages": [model.invoke([SYSTEM, *state["messages"]])]}  # noqa: B023
+
+            builder = StateGraph(MessagesState)
+            builder.add_node("agent", agent)
+            builder.add_edge(START, "agent")
+            with open_checkpointer(db) as cp:
+                graph = builder.compile(checkpointer=cp)
+                graph.invoke({"messages": [("user", f"turn {turn}")]}, config)
+        answered = [(r.model, r.cached_tokens > 0) for r in gw.log if r.status == 200]
+    assert answered == [("claude-3-5-haiku-20241022", False), ("claude-3-5-haiku-20241022", True)]
