@@ -92,7 +92,10 @@ def test_each_thread_has_its_own_cache_key() -> None:
 
 
 def _sticky_model(gw: LocalGateway, sticky: bool) -> RoutingChatModel:
-    policy = RoutingPolicy.default().updated({"sticky": sticky})
+    # Falls back to gpt-4o, a model that caches on its own (Claude caches only marked prefixes).
+    policy = RoutingPolicy.default().updated(
+        {"sticky": sticky, "fallbacks": {"gpt-4o-mini": ["gpt-4o"]}}
+    )
     return RoutingChatModel(
         policy=policy,
         base_url=gw.base_url,
@@ -115,12 +118,12 @@ def test_a_sticky_thread_stays_on_the_model_that_has_its_cache(sticky: bool) -> 
             reply = model.invoke(history, {"metadata": {"thread_id": "sticky"}})
             history.append(reply)
         answered = [(r.model, r.cached_tokens > 0) for r in gw.log if r.status == 200]
-    haiku, mini = "claude-3-5-haiku-20241022", "gpt-4o-mini"
+    fallback, mini = "gpt-4o", "gpt-4o-mini"
     if sticky:
-        assert answered == [(haiku, False)] + [(haiku, True)] * 4
-        assert "sticky: claude-3-5-haiku" in reply.response_metadata["routing"]["reason"]
+        assert answered == [(fallback, False)] + [(fallback, True)] * 4
+        assert "sticky: gpt-4o" in reply.response_metadata["routing"]["reason"]
     else:
-        assert answered == [(haiku, False), (mini, False)] + [(mini, True)] * 3
+        assert answered == [(fallback, False), (mini, False)] + [(mini, True)] * 3
 
 
 def test_stickiness_survives_a_resume_on_another_checkpointer(tmp_path: Path) -> None:
@@ -143,4 +146,55 @@ def test_stickiness_survives_a_resume_on_another_checkpointer(tmp_path: Path) ->
                 graph = builder.compile(checkpointer=cp)
                 graph.invoke({"messages": [("user", f"turn {turn}")]}, config)
         answered = [(r.model, r.cached_tokens > 0) for r in gw.log if r.status == 200]
-    assert answered == [("claude-3-5-haiku-20241022", False), ("claude-3-5-haiku-20241022", True)]
+    assert answered == [("gpt-4o", False), ("gpt-4o", True)]
+
+
+def test_claude_reads_from_cache_only_up_to_a_cache_control_mark() -> None:
+    """As Anthropic's prompt caching: a plain request to Claude is never cached (a frontier
+    baseline is not made cheaper than it is); a prefix ending at a ``cache_control`` block is,
+    marks left out of the prefix's identity. gpt-4o-mini caches the same prompt on its own."""
+    import openai
+
+    rules = {"role": "system", "content": str(SYSTEM.content)}
+    marked = {
+        "role": "system",
+        "content": [{"type": "text", "text": rules["content"], "cache_control": {"type": "x"}}],
+    }
+    plain_marked = {"role": "system", "content": [{"type": "text", "text": rules["content"]}]}
+    with LocalGateway() as gw:
+        client = openai.OpenAI(base_url=gw.base_url, api_key=gw.master_key, max_retries=0)
+
+        def ask(model: str, system: Any, turn: int) -> None:
+            client.chat.completions.create(
+                model=model,
+                messages=[system, {"role": "user", "content": f"turn {turn}"}],
+                extra_body={"prompt_cache_key": f"k-{model}"},
+            )
+
+        for turn in range(3):
+            ask("claude-3-5-sonnet-20241022", rules, turn)
+            ask("gpt-4o-mini", rules, turn)
+        for turn, system in enumerate([marked, marked, plain_marked]):
+            ask("claude-3-5-haiku-20241022", system, turn)
+        cached = [(r.model, r.cached_tokens > 0) for r in gw.log]
+        costs = {r.model: r.cost_usd for r in gw.log}
+    sonnet, mini, haiku = "claude-3-5-sonnet-20241022", "gpt-4o-mini", "claude-3-5-haiku-20241022"
+    assert cached == [
+        (sonnet, False),
+        (mini, False),
+        (sonnet, False),
+        (mini, True),
+        (sonnet, False),
+        (mini, True),
+        (haiku, False),
+        (haiku, True),  # the mark matched the cached prefix
+        (haiku, False),  # no mark on this request: nothing read
+    ]
+    assert all(cost is not None and cost > 0 for cost in costs.values())
+
+
+def test_a_model_with_an_unknown_cache_mode_is_refused() -> None:
+    from langgraph_routing.testing import GatewayConfigError, GatewayModel
+
+    with pytest.raises(GatewayConfigError, match="prompt_cache must be one of auto, explicit"):
+        GatewayModel("m", 1000, 100, 1.0, 1.0, prompt_cache="always")

@@ -341,7 +341,7 @@ class App:
         reply = self.ledger.next_script(model.name, tags) or synthesize_reply(body)
         call.completion_tokens = reply.completion_tokens()
         call.cached_tokens = self.prompt_cache.cached_tokens(
-            body, call.request.headers, call.prompt_tokens
+            body, call.request.headers, call.prompt_tokens, model.prompt_cache
         )
         call.cost = model.cost(call.prompt_tokens, call.completion_tokens, call.cached_tokens)
         call.key_spend = self.ledger.charge(call.key, _user(body), call.cost)

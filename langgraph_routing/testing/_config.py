@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "BUDGET_MODES",
     "DEFAULT_MODELS",
+    "PROMPT_CACHE_MODES",
     "GatewayConfigError",
     "GatewayModel",
     "VirtualKey",
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 BUDGET_MODES = ("worst_case", "spend")
+PROMPT_CACHE_MODES = ("auto", "explicit", "off")
 
 
 class GatewayConfigError(ValueError):
@@ -88,6 +90,10 @@ class GatewayModel:
     supports_tools: bool = True
     cached_input_per_million: float | None = None
     """Price of prompt tokens read from the emulated prompt cache (None: the input price)."""
+    prompt_cache: str = "auto"
+    """How the provider caches prompts: ``"auto"`` (OpenAI, DeepSeek: any repeated prefix of
+    1,024+ tokens), ``"explicit"`` (Anthropic: only up to a content block marked
+    ``cache_control``), ``"off"``."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -103,6 +109,11 @@ class GatewayModel:
         if self.cached_input_per_million is not None:
             price = self.cached_input_per_million
             _check_number(owner, "cached_input_per_million", price, positive=False)
+        if self.prompt_cache not in PROMPT_CACHE_MODES:
+            raise GatewayConfigError(
+                f"{owner}: prompt_cache must be one of {', '.join(PROMPT_CACHE_MODES)}, "
+                f"got {self.prompt_cache!r}"
+            )
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
         """USD cost of a call, bit for bit as LiteLLM computes it: tokens x per-token price;
@@ -166,10 +177,22 @@ DEFAULT_MODELS: tuple[GatewayModel, ...] = (
     GatewayModel("gpt-4o-mini", 128_000, 16_384, 0.15, 0.60, cached_input_per_million=0.075),
     GatewayModel("gpt-4o", 128_000, 16_384, 2.50, 10.00, cached_input_per_million=1.25),
     GatewayModel(
-        "claude-3-5-sonnet-20241022", 200_000, 8_192, 3.00, 15.00, cached_input_per_million=0.30
+        "claude-3-5-sonnet-20241022",
+        200_000,
+        8_192,
+        3.00,
+        15.00,
+        cached_input_per_million=0.30,
+        prompt_cache="explicit",
     ),
     GatewayModel(
-        "claude-3-5-haiku-20241022", 200_000, 8_192, 0.80, 4.00, cached_input_per_million=0.08
+        "claude-3-5-haiku-20241022",
+        200_000,
+        8_192,
+        0.80,
+        4.00,
+        cached_input_per_million=0.08,
+        prompt_cache="explicit",
     ),
 )
 
@@ -218,6 +241,10 @@ def models_from_policy(policy: Any) -> dict[str, GatewayModel]:
                 output_per_million=spec.output_per_million,
                 supports_tools=bool(getattr(spec, "supports_tools", True)),
                 cached_input_per_million=getattr(spec, "cached_input_per_million", None),
+                # Providers that charge cache writes (Anthropic) cache only marked prefixes.
+                prompt_cache=(
+                    "auto" if getattr(spec, "cache_write_per_million", None) is None else "explicit"
+                ),
             )
         except AttributeError as exc:
             raise GatewayConfigError(f"policy model {name!r}: missing attribute ({exc})") from exc

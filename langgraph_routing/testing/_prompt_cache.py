@@ -8,6 +8,11 @@ then the same leading messages) is read from cache once it reaches 1,024 tokens,
 reports it as ``usage.prompt_tokens_details.cached_tokens`` and the cost prices it at the
 model's cached-input price, as LiteLLM does.
 
+Providers differ in what they cache (the model's ``prompt_cache``): OpenAI and DeepSeek cache
+any repeated prefix on their own (``"auto"``); Anthropic reads from cache only a prefix that ends
+at a content block marked ``cache_control`` (``"explicit"``: Anthropic's prompt caching docs),
+so a plain request to a Claude model is never cached. Cache writes are not charged extra.
+
 >>> cache = PromptCache()
 >>> long = {"role": "system", "content": "word " * 2000}
 >>> body = {"model": "m", "messages": [long, {"role": "user", "content": "hi"}]}
@@ -16,6 +21,8 @@ model's cached-input price, as LiteLLM does.
 >>> body2 = {"model": "m", "messages": [long, {"role": "user", "content": "again"}]}
 >>> cache.cached_tokens(body2, {}, 2052)
 1920
+>>> cache.cached_tokens({**body2, "model": "claude"}, {}, 2052, mode="explicit")
+0
 """
 
 from __future__ import annotations
@@ -40,6 +47,38 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _marked(message: Any) -> bool:
+    if not isinstance(message, Mapping):
+        return False
+    if message.get("cache_control"):
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, Mapping) and block.get("cache_control") for block in content
+    )
+
+
+def _unmarked(message: Any) -> Any:
+    """The message without its ``cache_control`` marks (they do not change the prefix)."""
+    if not isinstance(message, Mapping):
+        return message
+    out = {k: v for k, v in message.items() if k != "cache_control"}
+    if isinstance(out.get("content"), list):
+        out["content"] = [
+            {k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, Mapping) else b
+            for b in out["content"]
+        ]
+    return out
+
+
+def _last_breakpoint(messages: list[Any]) -> int:
+    """Index of the last message marked ``cache_control`` (-1: none)."""
+    for index in range(len(messages) - 1, -1, -1):
+        if _marked(messages[index]):
+            return index
+    return -1
+
+
 class PromptCache:
     """The last prompt seen per (model, cache key), to find the prefix the next one shares."""
 
@@ -48,14 +87,26 @@ class PromptCache:
         self._seen: OrderedDict[str, tuple[str, str, list[str]]] = OrderedDict()
 
     def cached_tokens(
-        self, body: Mapping[str, Any], headers: Mapping[str, str], prompt_tokens: int
+        self,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str],
+        prompt_tokens: int,
+        mode: str = "auto",
     ) -> int:
-        """Prompt tokens this request reads from cache; remembers its prompt for the next."""
-        messages = body.get("messages") or []
+        """Prompt tokens this request reads from cache; remembers its prompt for the next.
+
+        ``mode`` is the model's caching: ``"auto"``, ``"explicit"`` (only up to the last
+        message marked ``cache_control``, on this request and the one that wrote the cache)
+        or ``"off"``."""
+        if mode == "off":
+            return 0
+        messages = list(body.get("messages") or [])
+        if mode == "explicit":
+            messages = messages[: _last_breakpoint(messages) + 1]
         key = str(body.get("prompt_cache_key") or headers.get("x-litellm-session-id") or "")
         model = str(body.get("model"))
         tools = _digest(body.get("tools") or [])
-        hashes = [_digest(m) for m in messages]
+        hashes = [_digest(_unmarked(m)) for m in messages]
         with self._lock:
             previous = self._seen.get(key)
             self._seen[key] = (model, tools, hashes)
