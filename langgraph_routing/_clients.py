@@ -20,12 +20,11 @@ import weakref
 from collections import OrderedDict
 from typing import Any, ClassVar
 
-import httpcore
-import httpx
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
 from ._errors import BadGatewayAnswerError
+from ._http import core, http
 
 USAGE_COST_KEY = "usage_cost"
 FORCED_CLIENT_KEYS = frozenset(
@@ -45,7 +44,7 @@ FORCED_CLIENT_KEYS = frozenset(
 )
 """Client settings routing owns: retries live in the routing model only (never stacked), the
 model is chosen per call, and headers/stream usage carry the cost."""
-_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+_LIMITS = http.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def _as_dict(response: Any) -> dict[str, Any] | None:
@@ -98,11 +97,11 @@ class GatewayChatOpenAI(ChatOpenAI):
 _deadline = threading.local()  # the monotonic deadline of the attempt this thread is reading
 
 
-class _DeadlineNetworkStream(httpcore.NetworkStream):
+class _DeadlineNetworkStream(core.NetworkStream):  # type: ignore[misc,name-defined]
     """A socket whose every read ends by the attempt's deadline: httpx's timeouts bound one
     read, so headers or a body trickled a byte at a time would otherwise never end."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -110,9 +109,10 @@ class _DeadlineNetworkStream(httpcore.NetworkStream):
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise httpcore.ReadTimeout("the answer took longer than the attempt's timeout")
+                raise core.ReadTimeout("the answer took longer than the attempt's timeout")
             timeout = left if timeout is None else min(timeout, left)
-        return self._inner.read(max_bytes, timeout)
+        data: bytes = self._inner.read(max_bytes, timeout)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, timeout)
@@ -125,39 +125,39 @@ class _DeadlineNetworkStream(httpcore.NetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
+    ) -> Any:
         return _DeadlineNetworkStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore.SyncBackend):
-    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+class _DeadlineBackend(core.SyncBackend):  # type: ignore[misc,name-defined]
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
         return _DeadlineNetworkStream(super().connect_tcp(*args, **kwargs))
 
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
         return _DeadlineNetworkStream(super().connect_unix_socket(*args, **kwargs))
 
 
-class AttemptDeadlineTransport(httpx.HTTPTransport):
+class AttemptDeadlineTransport(http.HTTPTransport):  # type: ignore[misc,name-defined]
     """httpx's transport, with every answer (headers and body) read within ``total_s`` of its
     request: the attempt fails with ``httpx.ReadTimeout``, which the failure table calls
-    transient. The deadline is the requesting thread's, so a body is bounded when it is read
+    transient. Built on the SDK's httpx flavour (see ``_http``). The deadline is the requesting thread's, so a body is bounded when it is read
     in that thread (as the openai SDK does)."""
 
-    def __init__(self, total_s: float, limits: httpx.Limits) -> None:
+    def __init__(self, total_s: float, limits: Any) -> None:
         super().__init__(limits=limits)
         self._total = total_s
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+        self._pool = core.ConnectionPool(
+            ssl_context=http.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_DeadlineBackend(),
         )
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: Any) -> Any:
         _deadline.at = time.monotonic() + self._total
         return super().handle_request(request)
 
@@ -195,7 +195,7 @@ class ClientPool:
         self._chat_kwargs = chat_kwargs
         self._sync: dict[tuple[str, str], ChatOpenAI] = {}
         # never follow a redirect: the prompt would go to another host (a 3xx is a bad answer)
-        self._http = httpx.Client(
+        self._http = http.Client(
             timeout=timeout_s,
             follow_redirects=False,
             transport=AttemptDeadlineTransport(timeout_s, _LIMITS),
@@ -249,10 +249,10 @@ class ClientPool:
                 self._async[loop] = per_loop
             client = per_loop.get(key)
             if client is None:
-                http = httpx.AsyncClient(
+                async_http = http.AsyncClient(
                     timeout=self._timeout, follow_redirects=False, limits=_LIMITS
                 )
-                client = self._build(model, api_key, http_async_client=http)
+                client = self._build(model, api_key, http_async_client=async_http)
                 per_loop[key] = client
         return client
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import openai
 
 from ._errors import BadGatewayAnswerError, BudgetExceededError
+from ._http import TRANSPORT_ERRORS
 from ._policy import ErrorKind
 
 
@@ -126,11 +126,13 @@ def inspect_error(exc: BaseException) -> FailureInfo | None:
         )
     if isinstance(
         exc,
-        openai.APITimeoutError
-        | openai.APIConnectionError
-        | httpx.TransportError
-        | ConnectionError
-        | TimeoutError,
+        (
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            ConnectionError,
+            TimeoutError,
+            *TRANSPORT_ERRORS,
+        ),
     ):
         return FailureInfo(
             ErrorKind.TRANSIENT, None, None, None, str(exc) or type(exc).__name__, None, {}

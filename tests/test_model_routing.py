@@ -461,3 +461,26 @@ def test_malformed_json_body_falls_back(gateway: LocalGateway, model: Any) -> No
         ("claude-3-5-sonnet-20241022", None),
     ]
     assert [r.model for r in gateway.log] == ["o3-mini", "claude-3-5-sonnet-20241022"]
+
+
+def test_clients_speak_the_openai_sdks_own_http_library(gateway: LocalGateway, model: Any) -> None:
+    """openai 3.x runs on httpx2 and converts every request and response of a plain httpx
+    client; ours are built on the library its default client uses, sync and async."""
+    import openai
+
+    sdk_client = next(
+        c for c in openai.DefaultHttpxClient.__mro__ if c.__name__ == "Client" and c is not object
+    )
+    sdk_async = next(
+        c for c in openai.DefaultAsyncHttpxClient.__mro__ if c.__name__ == "AsyncClient"
+    )
+    assert model.invoke("hi").content
+    assert asyncio.run(model.ainvoke("hi")).content
+    sync_http = model._pool.sync_client("gpt-4o-mini", gateway.master_key).root_client._client
+    assert isinstance(sync_http, sdk_client), type(sync_http).__mro__
+    (async_client,) = [
+        c for per_loop in model._pool._async.values() for c in per_loop.values()
+    ] or [None]
+    if async_client is not None:  # the loop of asyncio.run is gone; its clients may be too
+        assert isinstance(async_client.root_async_client._client, sdk_async)
+    assert [r.status for r in gateway.log] == [200, 200]
