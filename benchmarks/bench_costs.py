@@ -2,7 +2,8 @@
 
     python benchmarks/bench_costs.py [--calls 2000] [--runs 1000]
 
-1. The same calls with and without CostCallbackHandler, interleaved: medians and their ratio.
+1. The same calls without a handler, with one that does nothing (what LangChain's callback
+   dispatch costs by itself) and with CostCallbackHandler, interleaved: medians and ratios.
 2. 1,000 concurrent async runs x 5 calls: calls/s, peak RSS (gateway included) and exactness.
 """
 
@@ -18,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableLambda
 
@@ -26,6 +28,14 @@ from _common import interleaved, median_ms, table
 
 from langgraph_routing import CostCallbackHandler, init_routing_model
 from langgraph_routing.testing import LocalGateway
+
+
+class _NoOp(BaseCallbackHandler):
+    """A handler with every callback a no-op: what LangChain's dispatch alone costs."""
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
 
 TASKS = ["plan", "tool_select", "synthesize", "critique", "tool_select"]
 
@@ -38,19 +48,29 @@ def handler_overhead(calls: int) -> None:
         handler = CostCallbackHandler()
         prompt = [HumanMessage("Which tool answers: what is 17.5 * 4 + 12?")]
         with_cfg: Any = {"callbacks": [handler]}
-        without, with_h = interleaved(
-            [lambda: model.invoke(prompt), lambda: model.invoke(prompt, config=with_cfg)],
+        noop_cfg: Any = {"callbacks": [_NoOp()]}
+        without, with_noop, with_h = interleaved(
+            [
+                lambda: model.invoke(prompt),
+                lambda: model.invoke(prompt, config=noop_cfg),
+                lambda: model.invoke(prompt, config=with_cfg),
+            ],
             calls,
             warmup=50,
         )
         recorded = len(handler.entries) == calls + 50
-    a, b = median_ms(without), median_ms(with_h)
+    a, n, b = median_ms(without), median_ms(with_noop), median_ms(with_h)
     print(f"\nHandler overhead: {calls} calls each, interleaved\n")
     print(
         table(
             ["", "median ms", "ratio"],
             [
                 ["without handler", f"{a:.3f}", "1.000"],
+                [
+                    "with a handler that does nothing (LangChain's floor)",
+                    f"{n:.3f}",
+                    f"{n / a:.3f}",
+                ],
                 ["with CostCallbackHandler", f"{b:.3f}", f"{b / a:.3f}"],
             ],
         )

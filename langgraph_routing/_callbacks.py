@@ -212,8 +212,8 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         invocation_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        meta = dict(metadata or {})
-        params = dict(invocation_params or kwargs.get("invocation_params") or {})
+        meta: Mapping[str, Any] = metadata or {}  # read only: no copies on the hot path
+        params: Mapping[str, Any] = invocation_params or kwargs.get("invocation_params") or {}
         model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
         max_out = params.get("max_tokens") or params.get("max_completion_tokens")
         task = meta.get("routing_task")

@@ -55,16 +55,17 @@ class CostEvents:
             return
         generation = response.generations[0][0]
         message = getattr(generation, "message", None)
-        meta: dict[str, Any] = dict(generation.generation_info or {})
-        if message is not None:
-            meta.update(message.response_metadata)
+        answered: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
+        routing = answered.get("routing")
+        if routing is None:
+            routing = (generation.generation_info or {}).get("routing")
         usage = dict(getattr(message, "usage_metadata", None) or {})
-        routing = meta.get("routing")
-        if isinstance(routing, Mapping):
+        if isinstance(routing, Mapping):  # a routed call's record (read without copies)
             fixed = {**routing, "run_id": routing.get("run_id") or pending.root}
             for entry in entries_from_routing(fixed, usage, fallback_id=str(run_id)):
                 self.add(entry)
             return
+        meta: dict[str, Any] = {**(generation.generation_info or {}), **answered}
         model = str(meta.get("model_name") or pending.model or "")
         headers = meta.get("headers")
         prompt = int(usage.get("input_tokens") or self._prompt_tokens(pending))
