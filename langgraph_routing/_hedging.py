@@ -5,9 +5,12 @@ A task opts in with ``tasks: {synthesize: {model: ..., hedge_after_s: 2.0}}``. T
 the next healthy candidate of the fallback chain that fits the window, so hedging never sends a
 request the failure policy would not have sent anyway; it only sends it sooner. The loser is
 cancelled (async) or abandoned to finish in its worker thread (sync: a blocking HTTP read cannot
-be interrupted), and its cost is recorded at its worst case (prompt + ``max_tokens``) with
-``source="estimate"``, ``status="cancelled"``: a provider that already started generating
-charges for it, so it is never dropped.
+be interrupted), and its cost is recorded with ``source="estimate"``, ``status="cancelled"``: a
+provider that already started generating charges for it, so it is never dropped. The estimate
+is its prompt plus as many output tokens as the winner wrote (capped by ``max_tokens``; the
+worst case when the winner reports no usage): a loser charged for a whole answer costs about
+that, where pricing every loser at ``max_tokens`` overstated a hedged run's cost eightfold
+(``benchmarks/bench_hedging.py``). Budget reservations still hold both worst cases.
 
 Under a budget, a call is hedged only when its reservation holds both attempts' worst cases:
 a hedge never lets a call cost more than what was admitted. Streamed calls are not hedged (the
@@ -22,7 +25,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._route import Route
 
@@ -53,10 +56,22 @@ def _spawn(attempt: Callable[[str], T], model: str) -> concurrent.futures.Future
     return future
 
 
-def _settle(route: Route, winner: str, started: dict[str, float], failed: set[str]) -> None:
+def _output_tokens(result: Any) -> int | None:
+    """Completion tokens of a racer's answer (a ChatResult), when it reports them."""
+    generations = getattr(result, "generations", None) or []
+    message = getattr(generations[0], "message", None) if generations else None
+    usage = getattr(message, "usage_metadata", None) or {}
+    tokens = usage.get("output_tokens")
+    return tokens if isinstance(tokens, int) and tokens >= 0 else None
+
+
+def _settle(
+    route: Route, winner: str, started: dict[str, float], failed: set[str], result: Any
+) -> None:
     """The winner answered: record the racer still running as hedged out, switch to the winner."""
+    written = _output_tokens(result)
     for loser in started.keys() - {winner} - failed:
-        route.hedged_out(loser, time.perf_counter() - started[loser])
+        route.hedged_out(loser, time.perf_counter() - started[loser], written)
     route.switch_to(winner)
 
 
@@ -89,8 +104,9 @@ async def arace(
                 if error is None:
                     for other in pending:
                         other.cancel()
-                    _settle(route, model, started, failed)
-                    return task.result()
+                    result = task.result()
+                    _settle(route, model, started, failed, result)
+                    return result
                 if pending:  # the other racer may still answer
                     route.hedge_failed(model, error, time.perf_counter() - started[model])
                     failed.add(model)
@@ -127,8 +143,9 @@ def race(route: Route, attempt: Callable[[str], T], after_s: float) -> T:
             error = future.exception()
             if error is None:
                 # the other racer's thread is left to end (at its timeout at the latest)
-                _settle(route, model, started, failed)
-                return future.result()
+                result = future.result()
+                _settle(route, model, started, failed, result)
+                return result
             if pending:
                 route.hedge_failed(model, error, time.perf_counter() - started[model])
                 failed.add(model)

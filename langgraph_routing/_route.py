@@ -231,8 +231,17 @@ class Route:
         self._notes.append(f"hedged {self.model} with {candidate}")
         return candidate
 
-    def hedged_out(self, model: str, latency_s: float) -> None:
-        """Record the racer that lost: cancelled, priced at its worst case (never dropped)."""
+    def hedged_out(self, model: str, latency_s: float, output_tokens: int | None = None) -> None:
+        """Record the racer that lost: cancelled, never dropped, priced at its prompt plus
+        ``output_tokens`` (what the winner wrote, capped by ``max_tokens``), or at its worst
+        case when that is unknown."""
+        cost = None
+        if model in self.policy.models:
+            cost = self._worst(model)
+            if output_tokens is not None:
+                limit = self.max_tokens or self.choice.reserved_output
+                written = min(output_tokens, limit)
+                cost = self.policy.models[model].cost_usd(self.prompt.tokens, written)
         self.attempts.append(
             {
                 "model": model,
@@ -240,7 +249,7 @@ class Route:
                 "status": None,
                 "waited_s": 0.0,
                 "call_id": f"hedge-{uuid.uuid4()}",
-                "cost_usd": self._worst(model) if model in self.policy.models else None,
+                "cost_usd": cost,
                 "cost_source": "estimate",
                 "latency_s": round(latency_s, 6),
             }

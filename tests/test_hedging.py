@@ -63,7 +63,14 @@ def test_a_held_primary_is_raced_and_the_hedge_answers(gateway: LocalGateway, ru
     assert (loser["model"], loser["error_kind"]) == (PRIMARY, "hedged")
     assert loser["cost_usd"] > 0 and loser["latency_s"] >= 0.2  # raced only after 0.2 s
     assert (winner["model"], winner["status"]) == (HEDGE, 200)
-    # the ledger keeps both: the loser cancelled, at its worst-case estimate
+    # the loser is priced at its prompt plus what the winner wrote, not at max_tokens=256
+    spec = RoutingPolicy.default().models[PRIMARY]
+    written = reply.usage_metadata["output_tokens"] if reply.usage_metadata else -1
+    assert 0 < written < 256
+    prompt_part = loser["cost_usd"] - written * spec.output_per_million / 1e6
+    implied_prompt = prompt_part / (spec.input_per_million / 1e6)
+    assert 1 <= round(implied_prompt) < 50 and abs(implied_prompt - round(implied_prompt)) < 1e-6
+    # the ledger keeps both: the loser cancelled, at that estimate
     entries = {e.model: e for e in handler.entries}
     assert entries[PRIMARY].status == "cancelled" and entries[PRIMARY].source == "estimate"
     assert entries[PRIMARY].cost_usd == loser["cost_usd"]
