@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -30,7 +30,15 @@ from ._clients import FORCED_CLIENT_KEYS, ClientPool
 from ._errors import RoutingError
 from ._grants import cancelled
 from ._hedging import arace, hedge_after, race
-from ._planning import RunManager, attempt_kwargs, finish_result, plan_call, run_id_of
+from ._planning import (
+    RunManager,
+    attempt_kwargs,
+    finish_result,
+    plan_call,
+    plan_does_io,
+    route_does_io,
+    run_id_of,
+)
 from ._policy import AgentTask, RoutingPolicy
 from ._route import Route
 from ._runs import run_tracker
@@ -39,6 +47,14 @@ from ._structured import structured_output
 from ._tokens import TokenCounter, count_text, token_ids
 
 _RunManager = RunManager
+_T = TypeVar("_T")
+
+
+async def _maybe_off_loop(off_loop: bool, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)``, in a worker thread when it reads or writes outside the process."""
+    if off_loop:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)
 
 
 class RoutingChatModel(BaseChatModel):
@@ -245,6 +261,13 @@ class RoutingChatModel(BaseChatModel):
     ) -> tuple[Route, str, dict[str, Any]]:
         return plan_call(self, messages, run_manager, kwargs)
 
+    async def _aplan(
+        self, messages: list[BaseMessage], run_manager: _RunManager, kwargs: dict[str, Any]
+    ) -> tuple[Route, str, dict[str, Any]]:
+        if plan_does_io(self):  # a worker thread: the event loop never waits on the state
+            return await asyncio.to_thread(plan_call, self, messages, run_manager, kwargs)
+        return plan_call(self, messages, run_manager, kwargs)
+
     # ---- sync ---------------------------------------------------------------------------
 
     def _generate(
@@ -345,7 +368,8 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+        route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
+        off_loop = route_does_io(route)  # breakers, scopes or intents outside the process
         try:
 
             async def attempt(model: str) -> ChatResult:
@@ -365,13 +389,20 @@ class RoutingChatModel(BaseChatModel):
                     else:  # the whole attempt is bounded, however it trickles
                         result = await asyncio.wait_for(attempt(route.model), self._timeout())
                 except Exception as exc:
-                    delay = route.failed(exc, time.perf_counter() - started)
+                    delay = await _maybe_off_loop(
+                        off_loop, route.failed, exc, time.perf_counter() - started
+                    )
                     if delay > 0:
                         await asyncio.sleep(delay)
                     continue
-                return finish_result(route, result, time.perf_counter() - started, run_manager)
+                latency_s = time.perf_counter() - started
+                done = await _maybe_off_loop(
+                    off_loop, finish_result, route, result, latency_s, run_manager
+                )
+                await _maybe_off_loop(off_loop, route.close)
+                return done
         finally:
-            route.close()
+            route.close()  # a no-op once closed; a cancelled call ends its intent here
 
     async def _astream(
         self,
@@ -394,7 +425,8 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
+        route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
+        off_loop = route_does_io(route)
         try:
             if "response_format" in call_kwargs:
                 result = await self._agenerate(messages, stop, run_manager, **kwargs)
@@ -418,13 +450,17 @@ class RoutingChatModel(BaseChatModel):
                     tracker.check_complete()
                 except Exception as exc:
                     tracker.interrupted(exc)
-                    delay = route.failed(exc, time.perf_counter() - started)
+                    delay = await _maybe_off_loop(
+                        off_loop, route.failed, exc, time.perf_counter() - started
+                    )
                     if delay > 0:
                         await asyncio.sleep(delay)
                     continue
                 for chunk in tracker.release():
                     yield chunk
-                yield tracker.final(time.perf_counter() - started, run_manager)
+                latency_s = time.perf_counter() - started
+                yield await _maybe_off_loop(off_loop, tracker.final, latency_s, run_manager)
+                await _maybe_off_loop(off_loop, route.close)
                 return
         finally:
-            route.close()
+            route.close()  # a no-op once closed

@@ -148,14 +148,39 @@ def plan_call(
 _CHECKPOINTER_KEY = "__pregel_checkpointer"  # where LangGraph puts a task's checkpointer
 
 
+def _intents_in_config() -> Any:
+    config = var_child_runnable_config.get() or {}
+    checkpointer = (config.get("configurable") or {}).get(_CHECKPOINTER_KEY)
+    return getattr(checkpointer, "intents", None)
+
+
+def plan_does_io(model: RoutingChatModel) -> bool:
+    """Whether planning a call of ``model`` reads or writes outside the process: a shared
+    routing state on Redis or Postgres (breakers, scope budgets) or a durable intent journal.
+    Async calls then plan in a worker thread, so the event loop never waits on a socket or a
+    lock (what ``aiosqlite`` and LangGraph's async savers do too)."""
+    policy: RoutingPolicy = model.policy
+    uses_state = policy.health is not None or bool(policy.budget.scopes)
+    if uses_state and not routing_state_for(model.routing_state).url.startswith("memory:"):
+        return True
+    return _intents_in_config() is not None
+
+
+def route_does_io(route: Route) -> bool:
+    """Whether finishing ``route`` (breaker outcomes, scope settlement, ending its intent)
+    reads or writes outside the process; see :func:`plan_does_io`."""
+    return route.intent is not None or any(
+        holder is not None and not holder.state.url.startswith("memory:")
+        for holder in (route.health, route.scopes)
+    )
+
+
 def note_intent(route: Route) -> None:
     """Before the first request: where the graph's checkpointer keeps call intents (see
     ``checkpointing._intents``), note this call, so a crash mid-request still leaves its cost."""
     if route.context.thread_id is None:
         return
-    config = var_child_runnable_config.get() or {}
-    checkpointer = (config.get("configurable") or {}).get(_CHECKPOINTER_KEY)
-    intents = getattr(checkpointer, "intents", None)
+    intents = _intents_in_config()
     if intents is None:
         return
     spec = route.policy.models.get(route.model)
