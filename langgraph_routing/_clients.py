@@ -2,7 +2,7 @@
 
 Every client has ``max_retries=0`` (the routing model owns retries), response headers and stream
 usage on, and keeps ``usage.cost`` of the final stream chunk, which langchain-openai drops.
-Async clients get an httpx client of their own per event loop, so repeated ``asyncio.run``
+Async clients get an HTTP client of their own per event loop, so repeated ``asyncio.run``
 never meets langchain-openai's cached client bound to a closed loop. Sync clients read answers
 through :class:`AttemptDeadlineTransport`: httpx's timeouts bound each read, so an answer
 trickled a byte at a time would otherwise run forever (async attempts are bounded by
@@ -142,9 +142,10 @@ class _DeadlineBackend(core.SyncBackend):  # type: ignore[misc,name-defined]
 
 class AttemptDeadlineTransport(http.HTTPTransport):  # type: ignore[misc,name-defined]
     """httpx's transport, with every answer (headers and body) read within ``total_s`` of its
-    request: the attempt fails with ``httpx.ReadTimeout``, which the failure table calls
-    transient. Built on the SDK's httpx flavour (see ``_http``). The deadline is the requesting thread's, so a body is bounded when it is read
-    in that thread (as the openai SDK does)."""
+    request: the attempt fails with ``ReadTimeout``, which the failure table calls transient.
+    Built on the httpx flavour the openai SDK speaks (see ``_http``). The deadline is the
+    requesting thread's, so a body is bounded when it is read in that thread (as the openai
+    SDK does)."""
 
     def __init__(self, total_s: float, limits: Any) -> None:
         super().__init__(limits=limits)
