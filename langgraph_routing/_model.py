@@ -33,6 +33,7 @@ from ._hedging import arace, hedge_after, race
 from ._planning import (
     RunManager,
     attempt_kwargs,
+    cache_marked,
     finish_result,
     plan_call,
     plan_does_io,
@@ -282,7 +283,7 @@ class RoutingChatModel(BaseChatModel):
 
             def attempt(model: str) -> ChatResult:
                 return self._pool.sync_client(model, api_key)._generate(
-                    messages,
+                    cache_marked(route, messages, model),
                     stop=stop,
                     run_manager=None,
                     **attempt_kwargs(route, call_kwargs, model),
@@ -326,7 +327,7 @@ class RoutingChatModel(BaseChatModel):
                 )
                 try:
                     for chunk in client._stream(
-                        messages,
+                        cache_marked(route, messages, route.model),
                         stop=stop,
                         run_manager=None,
                         **attempt_kwargs(route, call_kwargs),
@@ -374,7 +375,7 @@ class RoutingChatModel(BaseChatModel):
 
             async def attempt(model: str) -> ChatResult:
                 return await self._pool.async_client(model, api_key)._agenerate(
-                    messages,
+                    cache_marked(route, messages, model),
                     stop=stop,
                     run_manager=None,
                     **attempt_kwargs(route, call_kwargs, model),
@@ -440,7 +441,7 @@ class RoutingChatModel(BaseChatModel):
                 )
                 try:
                     async for chunk in client._astream(
-                        messages,
+                        cache_marked(route, messages, route.model),
                         stop=stop,
                         run_manager=None,
                         **attempt_kwargs(route, call_kwargs),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import var_child_runnable_config
 
@@ -199,6 +199,52 @@ def note_intent(route: Route) -> None:
         route.intent = (intents, intents.begin(fields, estimate))
     except Exception as exc:  # the journal is a safety net: its failure never fails a call
         warnings.warn(f"call intent not recorded ({type(exc).__name__}: {exc})", stacklevel=2)
+
+
+CACHE_MARK_MIN_TOKENS = 1024
+"""Anthropic caches nothing shorter (2,048 for its Haiku models: a shorter mark is ignored)."""
+
+
+def _has_cache_mark(message: BaseMessage) -> bool:
+    content = message.content
+    return not isinstance(content, str) and any(
+        isinstance(block, dict) and "cache_control" in block for block in content
+    )
+
+
+def cache_marked(route: Route, messages: list[BaseMessage], model: str) -> list[BaseMessage]:
+    """The prompt to send ``model``: for a sticky thread on a model that caches only marked
+    prefixes (its spec prices cache writes, as Anthropic does), a copy whose last system or
+    user message ends with a ``cache_control`` mark, so the next turn reads the prefix from
+    cache; otherwise ``messages`` itself (also when the caller placed marks of its own). The
+    caller's messages are never changed."""
+    spec = route.policy.models.get(model)
+    if (
+        spec is None
+        or spec.cache_write_per_million is None
+        or not route.policy.sticky
+        or route.context.thread_id is None
+        or route.prompt.tokens < CACHE_MARK_MIN_TOKENS
+        or any(_has_cache_mark(m) for m in messages)  # the caller places its own marks
+    ):
+        return messages
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage | SystemMessage):
+            content = message.content
+            blocks: list[Any] = (
+                [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+            )
+            texts = [
+                i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("type") == "text"
+            ]
+            if not texts:
+                return messages
+            last: dict[str, Any] = blocks[texts[-1]]
+            blocks[texts[-1]] = {**last, "cache_control": {"type": "ephemeral"}}
+            copy = message.model_copy(update={"content": blocks})
+            return [*messages[:index], copy, *messages[index + 1 :]]
+    return messages
 
 
 def attempt_kwargs(

@@ -91,11 +91,14 @@ def test_each_thread_has_its_own_cache_key() -> None:
     assert all(_hit_rate(h) > 0.85 for h in handlers)
 
 
-def _sticky_model(gw: LocalGateway, sticky: bool) -> RoutingChatModel:
+def _sticky_model(
+    gw: LocalGateway, sticky: bool, tool_select: str | None = None
+) -> RoutingChatModel:
     # Falls back to gpt-4o, a model that caches on its own (Claude caches only marked prefixes).
-    policy = RoutingPolicy.default().updated(
-        {"sticky": sticky, "fallbacks": {"gpt-4o-mini": ["gpt-4o"]}}
-    )
+    update: dict[str, Any] = {"sticky": sticky, "fallbacks": {"gpt-4o-mini": ["gpt-4o"]}}
+    if tool_select:
+        update["tasks"] = {"tool_select": {"model": tool_select}}
+    policy = RoutingPolicy.default().updated(update)
     return RoutingChatModel(
         policy=policy,
         base_url=gw.base_url,
@@ -198,3 +201,24 @@ def test_a_model_with_an_unknown_cache_mode_is_refused() -> None:
 
     with pytest.raises(GatewayConfigError, match="prompt_cache must be one of auto, explicit"):
         GatewayModel("m", 1000, 100, 1.0, 1.0, prompt_cache="always")
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_sticky_claude_thread_marks_its_prompt_for_the_cache(sticky: bool) -> None:
+    """Claude caches only marked prefixes: a sticky thread's calls mark their last user
+    message (a copy: the caller's history is untouched), so each turn reads the previous one
+    from cache; without stickiness nothing is marked and nothing is cached."""
+    haiku = "claude-3-5-haiku-20241022"
+    with LocalGateway() as gw:
+        model = _sticky_model(gw, sticky, tool_select=haiku)
+        handler = CostCallbackHandler()
+        history: list[BaseMessage] = [SYSTEM]
+        for turn in range(5):
+            history.append(HumanMessage(f"Turn {turn}: and then?"))
+            config: Any = {"callbacks": [handler], "metadata": {"thread_id": "claude"}}
+            history.append(AIMessage(str(model.invoke(history, config).content)))
+        cached = [(r.model, r.cached_tokens > 0) for r in gw.log]
+    assert all(isinstance(m.content, str) for m in history)
+    assert cached == [(haiku, False)] + [(haiku, sticky)] * 4
+    if sticky:  # the ledger prices what was read from cache at the cached price
+        assert all(e.cached_tokens > 0 for e in handler.entries[1:])
