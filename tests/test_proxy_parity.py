@@ -773,3 +773,23 @@ def test_cache_affinity_fields_pass_the_proxy(
     assert msg.response_metadata["routing"]["thread_id"] == "t-affinity"
     [upstream] = proxy_stack.upstream.log
     assert upstream.status == 200
+
+
+def test_cache_control_marks_pass_the_proxy(proxy_stack: ProxyStack) -> None:
+    """A sticky thread on Claude marks its prompt with ``cache_control``: the real proxy passes
+    the marked content blocks upstream, where the second turn reads the first from cache."""
+    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+    policy = RoutingPolicy.default().updated({"sticky": True})
+    model = init_routing_model(
+        policy=policy, base_url=proxy_stack.base_url, api_key=ROUTING_KEY.key
+    ).with_task("synthesize")
+    history: list[BaseMessage] = [SystemMessage("House rules. " * 1500)]
+    for turn in range(2):
+        history.append(HumanMessage(f"Turn {turn}: and then?"))
+        history.append(
+            AIMessage(str(model.invoke(history, {"metadata": {"thread_id": "m"}}).content))
+        )
+    upstream = proxy_stack.upstream.log
+    assert [r.model for r in upstream] == [RoutingPolicy.default().tasks["synthesize"].model] * 2
+    assert [r.cached_tokens > 0 for r in upstream] == [False, True]
