@@ -58,6 +58,12 @@ def _as_dict(response: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _looks_answered(response: Any) -> bool:
+    """An SDK answer with choices and no ``error`` field (read without dumping it)."""
+    extra = getattr(response, "model_extra", None) or {}
+    return bool(getattr(response, "choices", None)) and not extra.get("error")
+
+
 class GatewayChatOpenAI(ChatOpenAI):
     """ChatOpenAI that keeps the gateway's ``usage.cost`` of the final stream chunk in
     ``response_metadata["usage_cost"]``."""
@@ -65,7 +71,10 @@ class GatewayChatOpenAI(ChatOpenAI):
     def _create_chat_result(
         self, response: Any, generation_info: dict[str, Any] | None = None
     ) -> ChatResult:
-        body = response if isinstance(response, dict) else _as_dict(response)
+        if not isinstance(response, dict) and _looks_answered(response):
+            body: dict[str, Any] | None = None  # the usual case: no second dump of the answer
+        else:
+            body = response if isinstance(response, dict) else _as_dict(response)
         if body is not None and (body.get("error") or not body.get("choices")):
             raise BadGatewayAnswerError(body, (generation_info or {}).get("headers"))
         result = super()._create_chat_result(response, generation_info)
