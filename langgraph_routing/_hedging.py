@@ -87,7 +87,7 @@ async def arace(
     started = {primary: time.perf_counter()}
     first = asyncio.ensure_future(asyncio.wait_for(attempt(primary), timeout_s))
     done, _ = await asyncio.wait({first}, timeout=after_s)
-    hedge = None if done else route.hedge_candidate()
+    hedge = None if done else await route.off_loop(route.hedge_candidate)
     if hedge is None:
         return await first
     started[hedge] = time.perf_counter()
@@ -108,7 +108,8 @@ async def arace(
                     _settle(route, model, started, failed, result)
                     return result
                 if pending:  # the other racer may still answer
-                    route.hedge_failed(model, error, time.perf_counter() - started[model])
+                    latency_s = time.perf_counter() - started[model]
+                    await route.off_loop(route.hedge_failed, model, error, latency_s)
                     failed.add(model)
                     continue
                 route.switch_to(model)

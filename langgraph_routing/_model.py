@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -37,7 +37,6 @@ from ._planning import (
     finish_result,
     plan_call,
     plan_does_io,
-    route_does_io,
     run_id_of,
 )
 from ._policy import AgentTask, RoutingPolicy
@@ -48,14 +47,6 @@ from ._structured import structured_output
 from ._tokens import TokenCounter, count_text, token_ids
 
 _RunManager = RunManager
-_T = TypeVar("_T")
-
-
-async def _maybe_off_loop(off_loop: bool, fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)``, in a worker thread when it reads or writes outside the process."""
-    if off_loop:
-        return await asyncio.to_thread(fn, *args)
-    return fn(*args)
 
 
 class RoutingChatModel(BaseChatModel):
@@ -370,7 +361,6 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
-        off_loop = route_does_io(route)  # breakers, scopes or intents outside the process
         try:
 
             async def attempt(model: str) -> ChatResult:
@@ -390,17 +380,13 @@ class RoutingChatModel(BaseChatModel):
                     else:  # the whole attempt is bounded, however it trickles
                         result = await asyncio.wait_for(attempt(route.model), self._timeout())
                 except Exception as exc:
-                    delay = await _maybe_off_loop(
-                        off_loop, route.failed, exc, time.perf_counter() - started
-                    )
+                    delay = await route.off_loop(route.failed, exc, time.perf_counter() - started)
                     if delay > 0:
                         await asyncio.sleep(delay)
                     continue
                 latency_s = time.perf_counter() - started
-                done = await _maybe_off_loop(
-                    off_loop, finish_result, route, result, latency_s, run_manager
-                )
-                await _maybe_off_loop(off_loop, route.close)
+                done = await route.off_loop(finish_result, route, result, latency_s, run_manager)
+                await route.off_loop(route.close)
                 return done
         finally:
             route.close()  # a no-op once closed; a cancelled call ends its intent here
@@ -427,7 +413,6 @@ class RoutingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
-        off_loop = route_does_io(route)
         try:
             if "response_format" in call_kwargs:
                 result = await self._agenerate(messages, stop, run_manager, **kwargs)
@@ -451,17 +436,15 @@ class RoutingChatModel(BaseChatModel):
                     tracker.check_complete()
                 except Exception as exc:
                     tracker.interrupted(exc)
-                    delay = await _maybe_off_loop(
-                        off_loop, route.failed, exc, time.perf_counter() - started
-                    )
+                    delay = await route.off_loop(route.failed, exc, time.perf_counter() - started)
                     if delay > 0:
                         await asyncio.sleep(delay)
                     continue
                 for chunk in tracker.release():
                     yield chunk
                 latency_s = time.perf_counter() - started
-                yield await _maybe_off_loop(off_loop, tracker.final, latency_s, run_manager)
-                await _maybe_off_loop(off_loop, route.close)
+                yield await route.off_loop(tracker.final, latency_s, run_manager)
+                await route.off_loop(route.close)
                 return
         finally:
             route.close()  # a no-op once closed

@@ -166,15 +166,6 @@ def plan_does_io(model: RoutingChatModel) -> bool:
     return _intents_in_config() is not None
 
 
-def route_does_io(route: Route) -> bool:
-    """Whether finishing ``route`` (breaker outcomes, scope settlement, ending its intent)
-    reads or writes outside the process; see :func:`plan_does_io`."""
-    return route.intent is not None or any(
-        holder is not None and not holder.state.url.startswith("memory:")
-        for holder in (route.health, route.scopes)
-    )
-
-
 def note_intent(route: Route) -> None:
     """Before the first request: where the graph's checkpointer keeps call intents (see
     ``checkpointing._intents``), note this call, so a crash mid-request still leaves its cost."""

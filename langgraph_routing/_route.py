@@ -6,6 +6,7 @@ ended, and does the waiting. It applies the policy's decisions and records every
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -14,9 +15,9 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ContextTooLargeError, RoutesExhaustedError
 from ._failures import FailureInfo, budget_error, inspect_error
@@ -25,6 +26,8 @@ from ._ledger import CALL_ID_HEADER, COST_HEADER, header, parse_cost, resolve_co
 from ._policy import Action, Choice, ErrorKind, RoutingPolicy
 from ._secrets import scrub_chain
 from ._tokens import TokenCount, count_text
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from ._scoped import ScopeHolds
@@ -119,6 +122,22 @@ class Route:
     @property
     def task(self) -> str:
         return self.choice.task
+
+    @property
+    def does_io(self) -> bool:
+        """Whether this call's breakers, scope budgets or durable intent live outside the
+        process (Redis, Postgres, a journal file): async callers then use :meth:`off_loop`."""
+        return self.intent is not None or any(
+            holder is not None and not holder.state.url.startswith("memory:")
+            for holder in (self.health, self.scopes)
+        )
+
+    async def off_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)``, in a worker thread when the call does I/O outside the process, so
+        the event loop never waits on a socket or a lock; inline otherwise."""
+        if self.does_io:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
 
     def close(self) -> None:
         """The call is over (answered, failed or cancelled): end its durable intent."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from langgraph_routing import RoutingChatModel
+from langgraph_routing import RoutingChatModel, RoutingPolicy
 from langgraph_routing.shared_state import health_key
 from langgraph_routing.testing import LocalGateway
 
@@ -30,9 +30,12 @@ def _lock_waiters(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _observe(url: str, loop: asyncio.AbstractEventLoop, holder: Any) -> tuple[bool, bool]:
+def _observe(
+    url: str, loop: asyncio.AbstractEventLoop, holder: Any, then: Any = None
+) -> tuple[bool, bool]:
     """In a thread: wait until a session waits on the held row lock; then whether the event
-    loop still runs a task. Releases the lock either way (a blocked loop must not hang)."""
+    loop still runs a task. Releases the lock (and calls ``then``) either way: a blocked loop
+    must not hang the test."""
     try:
         deadline = time.monotonic() + 60  # failure detection only
         while not (waited := _lock_waiters(url) > 0) and time.monotonic() < deadline:
@@ -45,6 +48,8 @@ def _observe(url: str, loop: asyncio.AbstractEventLoop, holder: Any) -> tuple[bo
         return waited, loop_ran
     finally:
         holder.commit()
+        if then is not None:
+            then()
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -82,3 +87,42 @@ def test_a_breaker_update_waiting_on_a_lock_leaves_the_loop_free(
     assert waited, "the call's breaker update never waited on the held lock"
     assert loop_ran, "the event loop was blocked while the call waited on the shared state"
     assert answer and statuses == [200, 200]
+
+
+def test_a_hedge_failure_waiting_on_a_lock_leaves_the_loop_free(postgres_db_url: str) -> None:
+    """Async hedging: the primary is held, the hedge fails at once, and recording that failure
+    waits on the hedge model's locked breaker row, off the event loop."""
+    primary, hedge = "gpt-4o-mini", "claude-3-5-haiku-20241022"
+    policy = RoutingPolicy.default().updated(
+        {"tasks": {"tool_select": {"model": primary, "hedge_after_s": 0.05}}}
+    )
+    with LocalGateway() as gw:
+        model = RoutingChatModel(
+            policy=policy,
+            base_url=gw.base_url,
+            api_key=gw.master_key,
+            task="tool_select",
+            routing_state=postgres_db_url,
+        )
+        model.invoke("warm up", model=hedge)  # the hedge model's breaker row exists
+        gw.add_fault("hang", model=primary, times=None)
+        gw.add_fault("server_error", model=hedge, status=503, times=None)
+        key = health_key(gw.base_url, hedge)
+        with psycopg.connect(postgres_db_url) as holder:
+            holder.execute(
+                "SELECT key FROM langgraph_routing_health WHERE key = %s FOR UPDATE", (key,)
+            )
+
+            async def main() -> tuple[bool, bool, Any]:
+                task = asyncio.create_task(model.ainvoke("hello"))
+                loop = asyncio.get_running_loop()
+                waited, loop_ran = await asyncio.to_thread(
+                    _observe, postgres_db_url, loop, holder, gw.release_holds
+                )
+                return waited, loop_ran, await task
+
+            waited, loop_ran, reply = asyncio.run(main())
+        hedged = [(r.model, r.status) for r in gw.log if r.model == hedge]
+    assert waited and loop_ran
+    assert reply.response_metadata["routing"]["model"] == primary
+    assert hedged == [(hedge, 200), (hedge, 503)]  # the warm-up, then the failed hedge
