@@ -28,7 +28,7 @@ from ._route import CallContext, Route, cache_key_of
 from ._runs import last_started_run, run_tracker
 from ._scoped import admit_scopes
 from ._trace import annotate_trace
-from .shared_state import routing_state_for
+from .shared_state import STATE_ENV, SharedRoutingState, routing_state_for
 
 if TYPE_CHECKING:
     from ._model import RoutingChatModel
@@ -154,6 +154,13 @@ def _intents_in_config() -> Any:
     return getattr(checkpointer, "intents", None)
 
 
+def _state_url(state: Any) -> str:
+    """The URL of a model's routing state, without opening it."""
+    if isinstance(state, SharedRoutingState):
+        return state.url
+    return str(state or os.environ.get(STATE_ENV) or "memory://")
+
+
 def plan_does_io(model: RoutingChatModel) -> bool:
     """Whether planning a call of ``model`` reads or writes outside the process: a shared
     routing state on Redis or Postgres (breakers, scope budgets) or a durable intent journal.
@@ -161,8 +168,8 @@ def plan_does_io(model: RoutingChatModel) -> bool:
     lock (what ``aiosqlite`` and LangGraph's async savers do too)."""
     policy: RoutingPolicy = model.policy
     uses_state = policy.health is not None or bool(policy.budget.scopes)
-    if uses_state and not routing_state_for(model.routing_state).url.startswith("memory:"):
-        return True
+    if uses_state and not _state_url(model.routing_state).startswith("memory:"):
+        return True  # read from the URL: the first connection is opened in the worker too
     return _intents_in_config() is not None
 
 

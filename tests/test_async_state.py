@@ -126,3 +126,54 @@ def test_a_hedge_failure_waiting_on_a_lock_leaves_the_loop_free(postgres_db_url:
     assert waited and loop_ran
     assert reply.response_metadata["routing"]["model"] == primary
     assert hedged == [(hedge, 200), (hedge, 503)]  # the warm-up, then the failed hedge
+
+
+def test_the_first_connection_to_the_state_is_opened_off_the_loop() -> None:
+    """A model's first async call opens its Postgres state in the worker thread: here the
+    server accepts and never answers, and the loop still runs while the call connects."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    connected = threading.Event()
+
+    def accept() -> None:
+        conn, _ = server.accept()
+        accepted.append(conn)
+        connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    url = f"postgresql://nobody@127.0.0.1:{port}/stalled?connect_timeout=30"
+    with LocalGateway() as gw:
+        model = RoutingChatModel(
+            base_url=gw.base_url, api_key=gw.master_key, task="tool_select", routing_state=url
+        )
+
+        def observe(loop: asyncio.AbstractEventLoop) -> bool:
+            try:
+                assert connected.wait(60), "the call never connected to the state"
+                try:
+                    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(timeout=10)
+                    return True
+                except TimeoutError:
+                    return False
+            finally:  # the stalled server hangs up: the connection fails at once
+                for conn in accepted:
+                    conn.close()
+                server.close()
+
+        async def main() -> tuple[bool, BaseException | None]:
+            task = asyncio.create_task(model.ainvoke("hello"))
+            loop_ran = await asyncio.to_thread(observe, asyncio.get_running_loop())
+            try:
+                await task
+            except Exception as exc:  # the state cannot be opened: the call says so
+                return loop_ran, exc
+            return loop_ran, None
+
+        loop_ran, error = asyncio.run(main())
+        sent = len(gw.log)
+    assert loop_ran, "the event loop was blocked while the call connected to its state"
+    assert error is not None and sent == 0
