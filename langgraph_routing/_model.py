@@ -5,13 +5,14 @@ prompt (cached per message), asks the policy for a model, calls it through a Cha
 with ``max_retries=0``, and applies the failure table: waits out rate limits, falls back on
 provider failures, upgrades on context overflow, raises on budget/auth/bad requests. The result
 carries ``response_metadata["routing"]`` (and the gateway's ``["headers"]``).
+
+This module is the model's LangChain surface (configuration, binding, tokens, tracing params);
+the attempt loops of a call, sync and async, whole or streamed, are in :mod:`._calls`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -26,27 +27,13 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from ._calls import agenerate, astream, generate, stream
 from ._clients import FORCED_CLIENT_KEYS, ClientPool
 from ._errors import RoutingError
-from ._grants import cancelled
-from ._hedging import arace, hedge_after, race
-from ._planning import (
-    RunManager,
-    attempt_kwargs,
-    cache_marked,
-    finish_result,
-    plan_call,
-    plan_does_io,
-    run_id_of,
-)
 from ._policy import AgentTask, RoutingPolicy
-from ._route import Route
 from ._runs import run_tracker
-from ._streaming import StreamTracker, as_chunk
 from ._structured import structured_output
 from ._tokens import TokenCounter, count_text, token_ids
-
-_RunManager = RunManager
 
 
 class RoutingChatModel(BaseChatModel):
@@ -246,21 +233,7 @@ class RoutingChatModel(BaseChatModel):
             raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
         return structured_output(self, schema, method, include_raw, strict)
 
-    # ---- planning a call ----------------------------------------------------------------
-
-    def _plan(
-        self, messages: list[BaseMessage], run_manager: _RunManager, kwargs: dict[str, Any]
-    ) -> tuple[Route, str, dict[str, Any]]:
-        return plan_call(self, messages, run_manager, kwargs)
-
-    async def _aplan(
-        self, messages: list[BaseMessage], run_manager: _RunManager, kwargs: dict[str, Any]
-    ) -> tuple[Route, str, dict[str, Any]]:
-        if plan_does_io(self):  # a worker thread: the event loop never waits on the state
-            return await asyncio.to_thread(plan_call, self, messages, run_manager, kwargs)
-        return plan_call(self, messages, run_manager, kwargs)
-
-    # ---- sync ---------------------------------------------------------------------------
+    # ---- calls (the attempt loops live in ``_calls``) ---------------------------------
 
     def _generate(
         self,
@@ -269,33 +242,7 @@ class RoutingChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
-        try:
-
-            def attempt(model: str) -> ChatResult:
-                return self._pool.sync_client(model, api_key)._generate(
-                    cache_marked(route, messages, model),
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs, model),
-                )
-
-            while True:
-                started = time.perf_counter()
-                try:
-                    hedge_s = hedge_after(route) if not route.attempts else None
-                    if hedge_s is not None:
-                        result = race(route, attempt, hedge_s)
-                    else:
-                        result = attempt(route.model)
-                except Exception as exc:
-                    delay = route.failed(exc, time.perf_counter() - started)
-                    if delay > 0:
-                        time.sleep(delay)
-                    continue
-                return finish_result(route, result, time.perf_counter() - started, run_manager)
-        finally:
-            route.close()
+        return generate(self, messages, stop, run_manager, **kwargs)
 
     def _stream(
         self,
@@ -304,41 +251,7 @@ class RoutingChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        route, api_key, call_kwargs = self._plan(messages, run_manager, kwargs)
-        try:
-            if "response_format" in call_kwargs:  # streamed json_schema drops headers: one chunk
-                result = self._generate(messages, stop, run_manager, **kwargs)
-                yield as_chunk(result)
-                return
-            while True:
-                client = self._pool.sync_client(route.model, api_key)
-                started = time.perf_counter()
-                tracker = StreamTracker(
-                    route, live=self.stream_buffering == "none", timeout_s=self._timeout()
-                )
-                try:
-                    for chunk in client._stream(
-                        cache_marked(route, messages, route.model),
-                        stop=stop,
-                        run_manager=None,
-                        **attempt_kwargs(route, call_kwargs),
-                    ):
-                        if (seen := tracker.see(chunk)) is not None:
-                            yield seen
-                    tracker.check_complete()
-                except Exception as exc:
-                    tracker.interrupted(exc)
-                    delay = route.failed(exc, time.perf_counter() - started)
-                    if delay > 0:
-                        time.sleep(delay)
-                    continue
-                yield from tracker.release()
-                yield tracker.final(time.perf_counter() - started, run_manager)
-                return
-        finally:
-            route.close()
-
-    # ---- async --------------------------------------------------------------------------
+        yield from stream(self, messages, stop, run_manager, **kwargs)
 
     async def _agenerate(
         self,
@@ -347,49 +260,7 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        try:
-            return await self._agenerate_routed(messages, stop, run_manager, **kwargs)
-        except asyncio.CancelledError as exc:
-            cancelled(run_id_of(run_manager), exc)
-            raise
-
-    async def _agenerate_routed(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
-        try:
-
-            async def attempt(model: str) -> ChatResult:
-                return await self._pool.async_client(model, api_key)._agenerate(
-                    cache_marked(route, messages, model),
-                    stop=stop,
-                    run_manager=None,
-                    **attempt_kwargs(route, call_kwargs, model),
-                )
-
-            while True:
-                started = time.perf_counter()
-                try:
-                    hedge_s = hedge_after(route) if not route.attempts else None
-                    if hedge_s is not None:
-                        result = await arace(route, attempt, hedge_s, self._timeout())
-                    else:  # the whole attempt is bounded, however it trickles
-                        result = await asyncio.wait_for(attempt(route.model), self._timeout())
-                except Exception as exc:
-                    delay = await route.off_loop(route.failed, exc, time.perf_counter() - started)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    continue
-                latency_s = time.perf_counter() - started
-                done = await route.off_loop(finish_result, route, result, latency_s, run_manager)
-                await route.off_loop(route.close)
-                return done
-        finally:
-            route.close()  # a no-op once closed; a cancelled call ends its intent here
+        return await agenerate(self, messages, stop, run_manager, **kwargs)
 
     async def _astream(
         self,
@@ -398,53 +269,5 @@ class RoutingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        try:
-            async for chunk in self._astream_routed(messages, stop, run_manager, **kwargs):
-                yield chunk
-        except asyncio.CancelledError as exc:
-            cancelled(run_id_of(run_manager), exc)
-            raise
-
-    async def _astream_routed(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        route, api_key, call_kwargs = await self._aplan(messages, run_manager, kwargs)
-        try:
-            if "response_format" in call_kwargs:
-                result = await self._agenerate(messages, stop, run_manager, **kwargs)
-                yield as_chunk(result)
-                return
-            while True:
-                client = self._pool.async_client(route.model, api_key)
-                started = time.perf_counter()
-                tracker = StreamTracker(
-                    route, live=self.stream_buffering == "none", timeout_s=self._timeout()
-                )
-                try:
-                    async for chunk in client._astream(
-                        cache_marked(route, messages, route.model),
-                        stop=stop,
-                        run_manager=None,
-                        **attempt_kwargs(route, call_kwargs),
-                    ):
-                        if (seen := tracker.see(chunk)) is not None:
-                            yield seen
-                    tracker.check_complete()
-                except Exception as exc:
-                    tracker.interrupted(exc)
-                    delay = await route.off_loop(route.failed, exc, time.perf_counter() - started)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    continue
-                for chunk in tracker.release():
-                    yield chunk
-                latency_s = time.perf_counter() - started
-                yield await route.off_loop(tracker.final, latency_s, run_manager)
-                await route.off_loop(route.close)
-                return
-        finally:
-            route.close()  # a no-op once closed
+        async for chunk in astream(self, messages, stop, run_manager, **kwargs):
+            yield chunk

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from langgraph_routing import PolicyError, RoutesExhaustedError, RoutingPolicy
-from langgraph_routing._route import CallContext, Route
+from langgraph_routing._context import CallContext
+from langgraph_routing._route import Route
 from langgraph_routing._tokens import TokenCount
 
 

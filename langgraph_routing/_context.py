@@ -1,0 +1,70 @@
+"""Where a call sits in a run, and what every request of it carries to the gateway.
+
+:class:`CallContext` holds the run, thread, node and agent of one call (ids only, no secrets);
+:meth:`CallContext.request_extras` turns them into the ``user`` field and LiteLLM's headers
+(tags, spend-log metadata, the session id), the same for every attempt of the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+__all__ = ["CallContext", "cache_key_of"]
+
+_MAX_EXTRAS = 4096
+_EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
+
+
+def cache_key_of(thread_id: str) -> str:
+    """The cache-affinity key of a thread (``prompt_cache_key``, LiteLLM's session id): stable
+    across processes and resumes, and opaque (a thread id may carry user data).
+
+    >>> cache_key_of("t1")
+    'lgr-628b49d96dcde97a430dd4f597705899'
+    """
+    return "lgr-" + hashlib.sha256(thread_id.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Where a call sits in a run: ids and LangGraph position (no secrets)."""
+
+    run_id: str | None = None
+    thread_id: str | None = None
+    node: str | None = None
+    step: int | None = None
+    agent: str | None = None
+
+    def request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
+        """The ``user`` field and the LiteLLM headers attached to every request (a copy)."""
+        key = (self, task)
+        cached = _EXTRAS.get(key)
+        if cached is None:
+            cached = self._request_extras(task)
+            if len(_EXTRAS) >= _MAX_EXTRAS:
+                _EXTRAS.clear()
+            _EXTRAS[key] = cached
+        return cached[0], dict(cached[1])
+
+    def _request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
+        tags = [f"task:{task}"] + ([f"node:{self.node}"] if self.node else [])
+        if self.agent and self.agent != self.node:
+            tags.append(f"agent:{self.agent}")
+        meta = {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "node": self.node,
+            "agent": self.agent,
+            "task": task,
+        }
+        headers = {
+            "x-litellm-tags": ",".join(tags),
+            "x-litellm-spend-logs-metadata": json.dumps(meta, separators=(",", ":")),
+            "x-litellm-include-cost-in-streaming-usage": "true",
+        }
+        if self.thread_id:  # LiteLLM's session: the thread's calls grouped in its spend logs
+            headers["x-litellm-session-id"] = cache_key_of(self.thread_id)
+        user = f"agent-run:{self.run_id}" if self.run_id else None
+        return user, headers
