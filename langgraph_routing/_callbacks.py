@@ -22,13 +22,14 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from ._budget import admit, check_budget
+from ._context import agent_of
 from ._cost_events import CostEvents, _Pending
 from ._errors import BudgetExceededError, RoutingError
 from ._grants import forget, give_grant, on_cancel
 from ._ledger import (
     CostEntry,
 )
-from ._policy import RoutingPolicy, agent_of
+from ._policy import RoutingPolicy
 from ._report import CostReport
 from ._runs import run_tracker
 from ._tokens import TokenCounter

@@ -1,4 +1,4 @@
-"""Where a call sits in a run, and what every request of it carries to the gateway.
+"""Where a call sits in a run (and in which agent), and what every request of it carries.
 
 :class:`CallContext` holds the run, thread, node and agent of one call (ids only, no secrets);
 :meth:`CallContext.request_extras` turns them into the ``user`` field and LiteLLM's headers
@@ -9,9 +9,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CallContext", "cache_key_of"]
+__all__ = ["CallContext", "agent_of", "cache_key_of"]
+
+
+def agent_of(metadata: Mapping[str, Any]) -> str | None:
+    """The innermost named agent of a call: ``lc_agent_name``, else the subgraph the node runs
+    in (from ``langgraph_checkpoint_ns``), else the node.
+
+    >>> agent_of({"lc_agent_name": "math_expert", "langgraph_node": "model"})
+    'math_expert'
+    >>> agent_of({"langgraph_checkpoint_ns": "researcher:1|tools:2", "langgraph_node": "tools"})
+    'researcher'
+    >>> agent_of({"langgraph_checkpoint_ns": "agent:9", "langgraph_node": "agent"})
+    'agent'
+    """
+    name = metadata.get("lc_agent_name")
+    if isinstance(name, str) and name:
+        return name
+    ns = metadata.get("langgraph_checkpoint_ns") or metadata.get("checkpoint_ns")
+    if isinstance(ns, str) and "|" in ns:
+        return ns.split("|")[-2].split(":", 1)[0] or None
+    node = metadata.get("langgraph_node")
+    return node if isinstance(node, str) and node else None
+
 
 _MAX_EXTRAS = 4096
 _EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}

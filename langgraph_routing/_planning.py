@@ -20,11 +20,11 @@ from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import var_child_runnable_config
 
 from ._clients import USAGE_COST_KEY, drop_credential_headers
-from ._context import CallContext, cache_key_of
+from ._context import CallContext, agent_of, cache_key_of
 from ._errors import BudgetExceededError, MissingKeyError, RoutingError
 from ._grants import take_grant
 from ._health_gate import HealthGate
-from ._policy import Choice, RoutingPolicy, agent_of
+from ._policy import Choice, RoutingPolicy
 from ._route import Route
 from ._runs import last_started_run, run_tracker
 from ._scoped import admit_scopes

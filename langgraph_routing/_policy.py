@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from ._context import agent_of
 from ._errors import ContextTooLargeError, PolicyError, UnknownTaskError
 from ._policy_load import DEFAULT_POLICY, deep_merge, read_file, validate
 from ._specs import (
@@ -50,29 +51,7 @@ __all__ = [
     "RoleSpec",
     "RoutingPolicy",
     "TaskRoute",
-    "agent_of",
 ]
-
-
-def agent_of(metadata: Mapping[str, Any]) -> str | None:
-    """The innermost named agent of a call: ``lc_agent_name``, else the subgraph the node runs
-    in (from ``langgraph_checkpoint_ns``), else the node.
-
-    >>> agent_of({"lc_agent_name": "math_expert", "langgraph_node": "model"})
-    'math_expert'
-    >>> agent_of({"langgraph_checkpoint_ns": "researcher:1|tools:2", "langgraph_node": "tools"})
-    'researcher'
-    >>> agent_of({"langgraph_checkpoint_ns": "agent:9", "langgraph_node": "agent"})
-    'agent'
-    """
-    name = metadata.get("lc_agent_name")
-    if isinstance(name, str) and name:
-        return name
-    ns = metadata.get("langgraph_checkpoint_ns") or metadata.get("checkpoint_ns")
-    if isinstance(ns, str) and "|" in ns:
-        return ns.split("|")[-2].split(":", 1)[0] or None
-    node = metadata.get("langgraph_node")
-    return node if isinstance(node, str) and node else None
 
 
 class RoutingPolicy(Strict):

@@ -18,14 +18,16 @@ from langgraph.types import Command, interrupt
 
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import open_checkpointer
+from langgraph_routing.checkpointing._resume import (
+    aresume_failed,
+    aresume_thread,
+    resume_failed,
+    resume_thread,
+)
 from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
     alist_threads,
-    aresume_failed,
-    aresume_thread,
     list_threads,
-    resume_failed,
-    resume_thread,
     short_error,
 )
 

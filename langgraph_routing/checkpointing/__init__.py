@@ -10,16 +10,18 @@ Everything here is also importable from ``langgraph_routing``.
 
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer, routing_summary
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
-from langgraph_routing.checkpointing._threads import (
+from langgraph_routing.checkpointing._resume import (
     ResumeOutcome,
+    aresume_failed,
+    aresume_thread,
+    resume_failed,
+    resume_thread,
+)
+from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
     ThreadStatus,
     alist_threads,
-    aresume_failed,
-    aresume_thread,
     list_threads,
-    resume_failed,
-    resume_thread,
     short_error,
     thread_info,
 )

@@ -9,8 +9,8 @@ and the ``stop_reason`` channel, so that
 ``checkpointer.list(None, filter={"routing_stop_reason": "budget_exhausted"})`` works on any
 backend. Nothing else from the state is ever copied into metadata.
 
-Opening a checkpointer from a URL lives in ``_open``; thread listing and resuming
-in ``_threads``.
+Opening a checkpointer from a URL lives in ``_open``; thread listing in ``_threads`` and
+resuming in ``_resume``; what is passed through to the wrapped saver in ``_delegation``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from langgraph.checkpoint.base import (
 
 from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._errors import CheckpointerError
+from langgraph_routing.checkpointing._delegation import DELEGATED, OPTIONAL, Delegate, overrides
 from langgraph_routing.checkpointing._intents import CallIntents
 from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
@@ -81,79 +82,13 @@ def routing_summary(channel_values: Mapping[str, Any]) -> dict[str, Any]:
     return {**state_summary(channel_values), **_stop_reason(channel_values)}
 
 
-def _overrides(cls: type, name: str) -> bool:
-    return getattr(cls, name, None) is not getattr(BaseCheckpointSaver, name, None)
-
-
-class _Delegate:
-    """Shared plumbing: the wrapped saver and the sync -> async bridge."""
-
-    _saver: BaseCheckpointSaver[Any]
-    _native_async: dict[str, bool]
-
-    async def _acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``a<name>`` natively, or ``<name>`` in a worker thread for sync-only savers."""
-        if self._native_async.get(name, False):
-            try:
-                return await getattr(self._saver, "a" + name)(*args, **kwargs)
-            except NotImplementedError:
-                # e.g. SqliteSaver: its async methods exist only to raise. Try the thread path;
-                # remember the answer only when it works.
-                result = await asyncio.to_thread(getattr(self._saver, name), *args, **kwargs)
-                self._native_async[name] = False
-                return result
-        return await asyncio.to_thread(getattr(self._saver, name), *args, **kwargs)
-
-
-class _DeleteForRuns(_Delegate):
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._saver.delete_for_runs(run_ids)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._acall("delete_for_runs", run_ids)
-
-
-class _CopyThread(_Delegate):
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._saver.copy_thread(source_thread_id, target_thread_id)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._acall("copy_thread", source_thread_id, target_thread_id)
-
-
-class _Prune(_Delegate):
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._saver.prune(thread_ids, strategy=strategy)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._acall("prune", thread_ids, strategy=strategy)
-
-
-# Optional capabilities: the adapter offers one only when the wrapped saver implements it
-# (sync or async), so capability detection (e.g. the conformance suite) sees the truth.
-_OPTIONAL: tuple[tuple[str, type[_Delegate]], ...] = (
-    ("delete_for_runs", _DeleteForRuns),
-    ("copy_thread", _CopyThread),
-    ("prune", _Prune),
-)
-_DELEGATED = (
-    "get_tuple",
-    "list",
-    "put",
-    "put_writes",
-    "delete_thread",
-    "get_delta_channel_history",
-    *(name for name, _ in _OPTIONAL),
-)
-
-
 def _unwrap(saver: BaseCheckpointSaver[Any]) -> BaseCheckpointSaver[Any]:
     while isinstance(saver, RoutingCheckpointer):
         saver = saver._saver
     return saver
 
 
-class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
+class RoutingCheckpointer(Delegate, BaseCheckpointSaver[Any]):
     """A checkpointer that wraps any LangGraph saver and stamps cost metadata.
 
     Every method goes to the wrapped saver. On ``put``/``aput`` the checkpoint metadata gains
@@ -195,14 +130,14 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
     def _variant_for(cls, saver_type: type) -> type[RoutingCheckpointer]:
         caps = frozenset(
             name
-            for name, _ in _OPTIONAL
-            if _overrides(saver_type, name) or _overrides(saver_type, "a" + name)
+            for name, _ in OPTIONAL
+            if overrides(saver_type, name) or overrides(saver_type, "a" + name)
         )
         if not caps:
             return cls
         variant = cls._variants.get(caps)
         if variant is None:
-            mixins = tuple(mixin for name, mixin in _OPTIONAL if name in caps)
+            mixins = tuple(mixin for name, mixin in OPTIONAL if name in caps)
             variant = type(cls.__name__, (*mixins, cls), {"__module__": cls.__module__})
             cls._variants[caps] = variant
         return variant
@@ -220,7 +155,7 @@ class RoutingCheckpointer(_Delegate, BaseCheckpointSaver[Any]):
         self._saver = saver
         self.serde = saver.serde
         saver_type = type(saver)
-        self._native_async = {name: _overrides(saver_type, "a" + name) for name in _DELEGATED}
+        self._native_async = {name: overrides(saver_type, "a" + name) for name in DELEGATED}
         self._costs = ThreadCosts(costs)
         self.intents: CallIntents | None = None
         """Where routed calls note their intents (set by ``open_checkpointer`` on SQLite

@@ -14,29 +14,25 @@ import secrets
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from langgraph_routing._budget import check_budget
 from langgraph_routing._errors import CheckpointerError, MissingKeyError, PolicyError, RoutingError
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
 from langgraph_routing._urls import scrub_connection_text
 from langgraph_routing.checkpointing._adapter import RoutingCheckpointer
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
+from langgraph_routing.checkpointing._resume import resume_failed
 from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
     list_threads,
-    resume_failed,
     short_error,
     thread_info,
 )
 from langgraph_routing.cli._common import (
-    DEFAULT_DB,
     META_BUDGET,
     META_CRITIQUE,
     CliError,
@@ -51,110 +47,11 @@ from langgraph_routing.cli._common import (
     thread_config,
     thread_entries,
 )
+from langgraph_routing.cli._parser import build_parser
 
 __all__ = ["CliError", "build_parser", "main"]
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise CliError(f"{message} (see {self.prog} --help)", 2)
-
-
-def _add_debug(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument(
-        "--debug", action="store_true", default=default, help="show tracebacks on errors"
-    )
-
-
-def _add_gateway_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", metavar="FILE", help="routing policy (YAML/TOML); default: built-in")
-    p.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="OpenAI-compatible gateway (default: $LANGGRAPH_ROUTING_BASE_URL, then the policy's "
-        "gateway.base_url); its key is read from the variable the policy names",
-    )
-
-
-def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db", metavar="URL", default=DEFAULT_DB, help=f"checkpointer URL (default {DEFAULT_DB})"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="langgraph-routing",
-        description="Per-task model routing for LangGraph agents: run, resume and account for "
-        "multi-step agent runs through one OpenAI-compatible gateway.",
-    )
-    _add_debug(parser, False)
-    sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
-    )
-
-    p = sub.add_parser("demo", help="offline demo: LocalGateway + SQLite, failure and resume")
-    p.add_argument(
-        "--workdir", metavar="DIR", type=Path, help="where demo.db goes (default: a new temp dir)"
-    )
-    p.add_argument(
-        "--questions", metavar="N", type=int, default=None, help="how many demo questions (1-6)"
-    )
-    p.set_defaults(handler=_cmd_demo)
-
-    p = sub.add_parser("run", help="run the agent (demo tools) on a question")
-    p.add_argument("question", nargs="?", help="the question (omit with --thread to resume)")
-    _add_gateway_args(p)
-    p.add_argument("--thread", metavar="ID", help="thread id (default: a new one)")
-    p.add_argument("--resume", action="store_true", help="resume --thread instead of asking")
-    p.add_argument(
-        "--budget", metavar="USD", type=_usd, help="stop before a call that could pass it"
-    )
-    p.add_argument("--critique", action="store_true", help="add the critique step")
-    _db_arg(p)
-    p.set_defaults(handler=_cmd_run)
-
-    p = sub.add_parser("gateway", help="serve a LocalGateway (key: sk-local-master) until Ctrl-C")
-    p.add_argument("--port", type=int, required=True, metavar="N")
-    p.add_argument("--policy", metavar="FILE", help="serve the models of this policy")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.set_defaults(handler=_cmd_gateway)
-
-    p = sub.add_parser("runs", help="list the threads of a checkpointer")
-    _db_arg(p)
-    p.set_defaults(handler=_cmd_runs)
-
-    p = sub.add_parser("resume", help="resume a failed thread (or every failed one)")
-    p.add_argument("thread", nargs="?", metavar="THREAD")
-    p.add_argument("--all-failed", action="store_true", help="resume every failed thread")
-    _add_gateway_args(p)
-    p.add_argument("--critique", action="store_true", default=None, help="graph with critique")
-    p.add_argument("--budget", metavar="USD", type=_usd, help="budget of the rebuilt graph")
-    _db_arg(p)
-    p.set_defaults(handler=_cmd_resume)
-
-    p = sub.add_parser("health", help="circuit breakers and latency per (gateway, model)")
-    p.add_argument(
-        "--state",
-        metavar="URL",
-        help="shared routing state: redis://... or postgresql://... "
-        "(default: $LANGGRAPH_ROUTING_STATE; memory:// only knows this process)",
-    )
-    p.add_argument("--policy", metavar="FILE", help="breaker rules of this policy's health:")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(handler=_cmd_health)
-
-    p = sub.add_parser("report", help="cost breakdown of a thread (or of every thread)")
-    p.add_argument("--thread", metavar="ID")
-    _db_arg(p)
-    p.set_defaults(handler=_cmd_report)
-
-    for choice in sub.choices.values():
-        _add_debug(choice, argparse.SUPPRESS)
-    return parser
-
-
-# -- shared helpers -----------------------------------------------------------------------------
+_Handler = Callable[[argparse.Namespace, Console], int]
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -197,18 +94,6 @@ def _cmd_run(args: argparse.Namespace, out: Console) -> int:
         values = execute(out, graph, inputs, thread_id, args.db, base_url, meta)
         print_outcome(out, values, thread_id, before)
     return 0
-
-
-def _usd(text: str) -> float:
-    """A ``--budget`` value: a finite number of USD >= 0 (else a usage error, exit 2)."""
-    try:
-        value = check_budget(float(text), "--budget")
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a finite number of USD >= 0, got {text!r}"
-        ) from None
-    assert value is not None
-    return value
 
 
 def _cmd_gateway(args: argparse.Namespace, out: Console) -> int:
@@ -385,6 +270,16 @@ def _print_gap(out: Console, report: CostReport, infos: Sequence[ThreadInfo]) ->
     )
 
 
+_COMMANDS: dict[str, _Handler] = {
+    "demo": _cmd_demo,
+    "run": _cmd_run,
+    "gateway": _cmd_gateway,
+    "runs": _cmd_runs,
+    "resume": _cmd_resume,
+    "health": _cmd_health,
+    "report": _cmd_report,
+}
+
 # -- entry point --------------------------------------------------------------------------------
 
 _CONFIG_ERRORS = (PolicyError, CheckpointerError, MissingKeyError)
@@ -413,8 +308,7 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
     debug = "--debug" in args_list
     try:
         args = build_parser().parse_args(args_list)
-        handler: Callable[[argparse.Namespace, Console], int] = args.handler
-        return handler(args, console or _console())
+        return _COMMANDS[args.command](args, console or _console())
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ from rich.text import Text
 from langgraph_routing._policy import RoutingPolicy
 from langgraph_routing._report import CostReport
 from langgraph_routing.checkpointing._threads import ThreadInfo
-from langgraph_routing.cli._demo_run import DemoOutage, DemoResult, DemoRun
+from langgraph_routing.cli._demo_result import DemoOutage, DemoResult, DemoRun
 
 __all__ = [
     "DemoPrinter",
