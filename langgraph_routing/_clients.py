@@ -284,7 +284,7 @@ def drop_credential_headers(holder: dict[str, Any]) -> None:
     """Remove credential-bearing response headers from ``holder["headers"]`` in place: they
     would otherwise be checkpointed with the message and sent to traces."""
     headers = holder.get("headers")
-    if isinstance(headers, dict) and any(k.lower() in _CREDENTIAL_HEADERS for k in headers):
+    if isinstance(headers, dict) and not _CREDENTIAL_HEADERS.isdisjoint(map(str.lower, headers)):
         holder["headers"] = {
             k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS
         }

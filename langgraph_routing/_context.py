@@ -38,7 +38,7 @@ def agent_of(metadata: Mapping[str, Any]) -> str | None:
 
 
 _MAX_EXTRAS = 4096
-_EXTRAS: dict[tuple[CallContext, str], tuple[str | None, dict[str, str]]] = {}
+_EXTRAS: dict[tuple[str | None, ...], tuple[str | None, dict[str, str]]] = {}
 
 
 def cache_key_of(thread_id: str) -> str:
@@ -63,7 +63,8 @@ class CallContext:
 
     def request_extras(self, task: str) -> tuple[str | None, dict[str, str]]:
         """The ``user`` field and the LiteLLM headers attached to every request (a copy)."""
-        key = (self, task)
+        # keyed without the step: a run's calls at successive steps share their extras
+        key = (self.run_id, self.thread_id, self.node, self.agent, task)
         cached = _EXTRAS.get(key)
         if cached is None:
             cached = self._request_extras(task)

@@ -34,6 +34,11 @@ class HealthGate:
     def _key(self, model: str) -> str:
         return health_key(self.base_url, model)
 
+    def surely_first(self, model: str) -> bool:
+        """Whether a call goes to ``model`` with no read of the state: the listed order, and
+        a breaker the state knows closed (``memory://`` knows; shared stores must read)."""
+        return self.spec.order != "fastest" and self.state.surely_closed(self._key(model))
+
     def choose(self, candidates: Sequence[str]) -> tuple[str, list[str]]:
         """The first candidate whose breaker lets a call through (claiming a half-open probe
         when needed); when every one is open, the least recently failed. Returns the model

@@ -34,6 +34,7 @@ from ._policy import AgentTask, RoutingPolicy
 from ._runs import run_tracker
 from ._structured import structured_output
 from ._tokens import TokenCounter, count_text, token_ids
+from .shared_state import SharedRoutingState
 
 
 class RoutingChatModel(BaseChatModel):
@@ -84,6 +85,13 @@ class RoutingChatModel(BaseChatModel):
         self.base_url = base_url
         if self.task is not None:
             self.task = self.policy.check_task(self.task)
+        if self.routing_state is not None and not isinstance(
+            self.routing_state, str | SharedRoutingState
+        ):
+            raise ValueError(
+                "routing_state must be a URL (memory://, redis://, postgresql://) or a "
+                f"SharedRoutingState, not {type(self.routing_state).__name__}"
+            )
         owned = sorted(FORCED_CLIENT_KEYS & set(self.chat_kwargs))
         if owned:
             raise ValueError(

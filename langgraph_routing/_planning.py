@@ -126,15 +126,18 @@ def plan_call(
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
     route.reserve_usd = granted[1] if granted else None
-    if policy.health is not None:
-        state = routing_state_for(model.routing_state)
+    state = (
+        routing_state_for(model.routing_state)
+        if policy.health is not None or policy.budget.scopes
+        else None
+    )
+    if policy.health is not None and state is not None:
         route.health = HealthGate(state, policy.health, model.base_url)
         if not pinned:
             route.start()
     if policy.sticky and not pinned and context.thread_id:
         route.stick(last_model_of(messages, task))
-    if policy.budget.scopes:
-        state = routing_state_for(model.routing_state)
+    if policy.budget.scopes and state is not None:
         max_tokens, route.scopes = admit_scopes(
             state, policy, metadata, route.model, prompt.tokens, max_tokens
         )

@@ -94,8 +94,8 @@ class Route:
     def start(self) -> None:
         """Apply the breakers to the first choice: the policy's model unless its breaker is
         open, else the first healthy model of its fallback chain (see :class:`HealthGate`)."""
-        if self.health is None:
-            return
+        if self.health is None or self.health.surely_first(self.model):
+            return  # choose() would pick the first candidate: no chain to build
         candidates = [self.model] + [
             m
             for m in self.policy.fallback_chain(self.model, self.needs_tools)

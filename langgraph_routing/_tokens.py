@@ -10,6 +10,7 @@ conversation costs O(new messages) per step.
 from __future__ import annotations
 
 import json
+import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,7 @@ class TokenCounter:
         _encoding()
         self._cache: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self._tools_cache: OrderedDict[str, int] = OrderedDict()
+        self._last_tools: tuple[Sequence[Mapping[str, Any]], int, int] | None = None
         # conversations seen before, keyed by id() of their first message; the message objects
         # are held, so an id is never confused with a reused one
         self._prefixes: OrderedDict[int, tuple[list[BaseMessage], list[int]]] = OrderedDict()
@@ -128,6 +130,14 @@ class TokenCounter:
         """Tokens of the tool schemas sent with a request (cached per schema set)."""
         if not tools:
             return 0
+        last = self._last_tools  # a bound model sends the same list object on every call
+        if last is not None and last[0] is tools and last[1] == len(tools):
+            return last[2]
+        n = self._schema_tokens(tools)
+        self._last_tools = (tools, len(tools), n)  # holds the list: its id is not reused
+        return n
+
+    def _schema_tokens(self, tools: Sequence[Mapping[str, Any]]) -> int:
         text = json.dumps(list(tools), sort_keys=True, default=str)
         with self._lock:
             hit = self._tools_cache.get(text)
@@ -151,6 +161,8 @@ class TokenCounter:
             if known is not None:
                 self._prefixes.move_to_end(anchor)
         objs, totals = known if known is not None else ([], [])
+        if len(objs) == len(messages) and all(map(operator.is_, objs, messages)):
+            return totals[-1] if totals else 0  # the same history again: nothing to count
         same = 0
         limit = min(len(objs), len(messages))
         while same < limit and objs[same] is messages[same]:

@@ -32,6 +32,11 @@ def annotate_trace(
     """Add routing fields and cost to the traced LLM run, and the cost to its root run."""
     if run_manager is None:
         return
+    run_maps = [
+        m for h in run_manager.handlers if isinstance(m := getattr(h, "run_map", None), dict)
+    ]
+    if not run_maps:  # no tracer on this call
+        return
     fields = {
         "ls_model_name": routing["model"],
         "routing_task": routing["task"],
@@ -47,10 +52,7 @@ def annotate_trace(
         fields["routing_health_skipped"] = [s["model"] for s in health["skipped"]]
         fields["routing_health_probes"] = list(health["probes"])
     paid = [a["cost_usd"] for a in routing["attempts"] if a.get("cost_usd") is not None]
-    for handler in run_manager.handlers:
-        run_map = getattr(handler, "run_map", None)
-        if not isinstance(run_map, dict):
-            continue
+    for run_map in run_maps:
         meta = _metadata_of(run_map.get(str(run_manager.run_id)))
         if meta is not None:
             meta.update(fields)

@@ -251,3 +251,35 @@ def test_fastest_order_routes_to_the_measured_faster_fallback(gateway: LocalGate
     assert routing["model"] == SPARE and routing["requested_model"] == DEAD
     assert routing["reason"].endswith(f"fastest healthy: {SPARE} (10 ms avg) -> {SPARE}")
     assert len(gateway.calls(model=SPARE)) == 1 and not gateway.calls(model=DEAD)
+
+
+def test_memory_state_knows_closed_breakers_without_a_read() -> None:
+    """The per-call fast path (no snapshot read, no chain built) holds only while the breaker
+    is closed: opening, a half-open probe's answer, expiry and clear() all move it."""
+    clock = Clock()
+    state = MemoryRoutingState(clock=clock)
+    spec = HealthSpec(failure_threshold=2, cooldown_s=30)
+    key = health_key("http://127.0.0.1:1/v1", DEAD)
+    assert state.surely_closed(key)
+    state.record(key, spec, ok=False)
+    assert state.surely_closed(key)  # one failure: still closed
+    state.record(key, spec, ok=False)
+    assert not state.surely_closed(key)  # open: callers read the snapshot and skip it
+    clock.now += 31
+    assert state.claim(key, spec)  # half-open: the probe goes through, still not "surely"
+    assert not state.surely_closed(key)
+    state.record(key, spec, ok=True, total_s=0.1)
+    assert state.surely_closed(key)
+    state.record(key, spec, ok=False)
+    state.record(key, spec, ok=False)
+    state.clear()
+    assert state.surely_closed(key)
+    # a state that must read (Redis, Postgres) never claims to know
+    from langgraph_routing.shared_state._base import SharedRoutingState
+
+    assert SharedRoutingState.surely_closed(state, key) is False
+
+
+def test_a_routing_state_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"routing_state must be a URL .* not int"):
+        RoutingChatModel(base_url="http://127.0.0.1:1/v1", api_key="k", routing_state=42)

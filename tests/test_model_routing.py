@@ -452,6 +452,36 @@ def test_token_counting_methods_are_offline() -> None:
     assert 0 < len(trimmed) < 20
 
 
+def test_token_counts_reuse_work_but_never_go_stale() -> None:
+    """The per-call counts are cached (the same history, the same bound tool list), and a
+    changed history or a tool list grown in place is counted again."""
+    from langgraph_routing._tokens import TokenCounter
+
+    counter = TokenCounter()
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {}}}]
+    history = [HumanMessage("what is 2 + 2?")]
+    first = counter.count(history, "gpt-4o-mini", tools).tokens
+    assert counter.count(list(history), "gpt-4o-mini", tools).tokens == first
+    tools.append({"type": "function", "function": {"name": "multiply", "parameters": {}}})
+    with_two = counter.count(history, "gpt-4o-mini", tools).tokens
+    assert with_two > first
+    history.append(AIMessage("4"))
+    assert counter.count(history, "gpt-4o-mini", tools).tokens > with_two
+    assert counter.count(history[:1], "gpt-4o-mini", tools).tokens == with_two
+
+
+def test_request_extras_are_shared_by_a_runs_steps_but_not_across_runs() -> None:
+    from langgraph_routing._context import CallContext
+
+    one = CallContext(run_id="r1", node="agent", step=1).request_extras("plan")
+    two = CallContext(run_id="r1", node="agent", step=7).request_extras("plan")
+    other = CallContext(run_id="r2", node="agent", step=1).request_extras("plan")
+    assert one == two and one[1] is not two[1]  # equal, and each call gets its own headers
+    assert (
+        other[0] == "agent-run:r2" and '"run_id":"r2"' in other[1]["x-litellm-spend-logs-metadata"]
+    )
+
+
 def test_malformed_json_body_falls_back(gateway: LocalGateway, model: Any) -> None:
     gateway.add_fault("malformed_json", model="o3-mini")
     reply = model.with_task("plan").invoke("plan")

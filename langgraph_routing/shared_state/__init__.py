@@ -40,6 +40,15 @@ STATE_ENV = "LANGGRAPH_ROUTING_STATE"
 _SCHEMES = ("memory://", "redis://", "rediss://", "postgresql://", "postgres://")
 _shared: dict[tuple[int, str], SharedRoutingState] = {}
 _lock = threading.Lock()
+_pid = os.getpid()  # states are per process: a forked child opens its own
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def open_routing_state(url: str, *, clock: Clock | None = None) -> SharedRoutingState:
@@ -65,10 +74,13 @@ def open_routing_state(url: str, *, clock: Clock | None = None) -> SharedRouting
 def routing_state_for(state: str | SharedRoutingState | None) -> SharedRoutingState:
     """The state a model uses: the object given; else the process's shared state for the URL
     (``None``: ``$LANGGRAPH_ROUTING_STATE``, else ``memory://``), opened once per process."""
-    if isinstance(state, SharedRoutingState):
+    if state is None:
+        url = os.environ.get(STATE_ENV) or "memory://"
+    elif isinstance(state, str):
+        url = state or os.environ.get(STATE_ENV) or "memory://"
+    else:
         return state
-    url = state or os.environ.get(STATE_ENV) or "memory://"
-    key = (os.getpid(), url)
+    key = (_pid, url)
     found = _shared.get(key)
     if found is not None:
         return found

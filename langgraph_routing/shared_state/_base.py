@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from .._urls import redact_url
 Clock = Callable[[], float]
 
 
+@functools.lru_cache(maxsize=4096)
 def health_key(base_url: str, model: str) -> str:
     """The key of one (gateway, model): ``"<base_url>|<model>"``.
 
@@ -102,6 +104,11 @@ class SharedRoutingState(ABC):
     @abstractmethod
     def budget_usage(self, scope: str) -> tuple[float, float]:
         """``(USD spent in the current period, USD held by live reservations)``."""
+
+    def surely_closed(self, key: str) -> bool:
+        """Whether ``key``'s breaker is known closed without a read (a fast path: False means
+        "read the snapshot", never "open"). Shared stores must read, so they say False."""
+        return False
 
     @abstractmethod
     def all_snapshots(self) -> dict[str, ModelHealth]:

@@ -42,6 +42,17 @@ class MemoryRoutingState(SharedRoutingState):
         self._lock = threading.Lock()
         self._data: dict[str, tuple[ModelHealth, float]] = {}
         self._budgets: dict[str, _Budget] = {}
+        self._opened: set[str] = set()  # keys whose breaker has opened (until they close)
+
+    def _put(self, key: str, h: ModelHealth, until: float) -> None:
+        self._data[key] = (h, until)
+        if h.opened_at:
+            self._opened.add(key)
+        else:
+            self._opened.discard(key)
+
+    def surely_closed(self, key: str) -> bool:
+        return key not in self._opened  # a set read: no lock needed under the GIL
 
     def _get(self, key: str, now: float) -> ModelHealth:
         found = self._data.get(key)
@@ -52,7 +63,8 @@ class MemoryRoutingState(SharedRoutingState):
     def snapshots(self, keys: Sequence[str]) -> dict[str, ModelHealth]:
         now = self.clock()
         with self._lock:
-            return {k: v for k in keys if (v := self._get(k, now)) != ModelHealth()}
+            found = {k: self._data.get(k) for k in keys}
+            return {k: v[0] for k, v in found.items() if v is not None and v[1] > now}
 
     def claim(self, key: str, spec: HealthSpec) -> bool:
         now = self.clock()
@@ -60,7 +72,7 @@ class MemoryRoutingState(SharedRoutingState):
             old = self._get(key, now)
             allowed, h = claim(spec, old, now)
             if h is not old:
-                self._data[key] = (h, now + expiry_s(spec))
+                self._put(key, h, now + expiry_s(spec))
             return allowed
 
     def record(
@@ -74,9 +86,10 @@ class MemoryRoutingState(SharedRoutingState):
         now = self.clock()
         with self._lock:
             h = record(spec, self._get(key, now), ok, now, total_s, ttft_s)
-            self._data[key] = (h, now + expiry_s(spec))
+            self._put(key, h, now + expiry_s(spec))
             if len(self._data) > 10_000:  # bounded: drop expired entries
                 self._data = {k: v for k, v in self._data.items() if v[1] > now}
+                self._opened &= self._data.keys()
             return h
 
     def _budget(self, scope: str, period_s: float | None, now: float) -> _Budget:
@@ -127,4 +140,5 @@ class MemoryRoutingState(SharedRoutingState):
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._opened.clear()
             self._budgets.clear()
