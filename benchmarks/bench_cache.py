@@ -16,8 +16,8 @@ prompt per cache key, on the model it went to (see ``langgraph_routing.testing._
 
 A second table does the same on claude-3-5-sonnet, which (as Anthropic) caches only prefixes
 marked ``cache_control``: a plain ``ChatOpenAI`` sends no marks; a sticky routing model marks
-its last user message (the marks are not charged a write premium by LocalGateway, which real
-Anthropic charges: 1.25x the input price on the tokens written).
+its last user message. The tokens a marked request writes to the cache are charged at the
+cache-write price (1.25x the input price), as Anthropic and LiteLLM charge them.
 """
 
 from __future__ import annotations

@@ -24,15 +24,19 @@ if TYPE_CHECKING:
 _KNOB = "raise budget_usd, or lower the call's max_tokens / the policy's budget.min_output_tokens"
 
 
-def reservation_usd(spec: ModelSpec, prompt_tokens: int, max_output_tokens: int) -> float:
-    """Worst case of one call: the prompt at the input price plus the whole output allowance
-    at the output price.
+def reservation_usd(
+    spec: ModelSpec, prompt_tokens: int, max_output_tokens: int, cache_writes: int = 0
+) -> float:
+    """Worst case of one call: the prompt at the input price (``cache_writes`` of its tokens
+    at the cache-write price, where the model charges one: see ``_cache_marks``) plus the
+    whole output allowance at the output price. A read from the cache is never assumed.
 
-    >>> reservation_usd(ModelSpec(context_window=8, max_output_tokens=4,
-    ...     input_per_million=1.0, output_per_million=2.0), 1_000_000, 500_000)
-    2.0
+    >>> spec = ModelSpec(context_window=8, max_output_tokens=4, input_per_million=1.0,
+    ...                  output_per_million=2.0, cache_write_per_million=1.25)
+    >>> reservation_usd(spec, 1_000_000, 500_000), reservation_usd(spec, 1_000_000, 0, 1_000_000)
+    (2.0, 1.25)
     """
-    return spec.cost_usd(prompt_tokens, max_output_tokens)
+    return spec.cost_usd(prompt_tokens, max_output_tokens, 0, cache_writes)
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,12 @@ def admit(
     *,
     min_output_tokens: int = 256,
     what: str = "the budget",
+    cache_writes: int = 0,
 ) -> Grant:
     """Admit a call to ``spec`` if ``remaining_usd`` pays for its prompt and at least
     ``min(min_output_tokens, wanted_output)`` output tokens; the grant is the largest
-    ``max_tokens`` <= ``wanted_output`` it pays for.
+    ``max_tokens`` <= ``wanted_output`` it pays for. ``cache_writes`` of the prompt tokens
+    are priced as written to the cache (see :func:`reservation_usd`).
 
     >>> spec = ModelSpec(name="m", context_window=10_000, max_output_tokens=4096,
     ...                  input_per_million=3.0, output_per_million=15.0)
@@ -84,17 +90,21 @@ def admit(
     False
     """
     wanted = max(1, wanted_output)
-    full = reservation_usd(spec, prompt_tokens, wanted)
+
+    def worst(output: int) -> float:
+        return reservation_usd(spec, prompt_tokens, output, cache_writes)
+
+    full = worst(wanted)
     if full <= remaining_usd:
         return Grant(wanted, full)
-    affordable = min(spec.affordable_output(remaining_usd, prompt_tokens), wanted)
+    affordable = min(spec.affordable_output(remaining_usd, prompt_tokens, cache_writes), wanted)
     # rounding must never make the grant cost more than what is left
-    while affordable > 0 and reservation_usd(spec, prompt_tokens, affordable) > remaining_usd:
+    while affordable > 0 and worst(affordable) > remaining_usd:
         affordable -= 1
     if affordable >= min(min_output_tokens, wanted):
-        return Grant(affordable, reservation_usd(spec, prompt_tokens, affordable))
+        return Grant(affordable, worst(affordable))
     floor = min(min_output_tokens, wanted)
-    need = reservation_usd(spec, prompt_tokens, floor)
+    need = worst(floor)
     return Grant(
         0,
         need,
@@ -159,6 +169,7 @@ def grant_for_task(
     wanted_output: int | None,
     left_usd: float,
     what: str,
+    cache_writes: int = 0,
 ) -> tuple[Grant, str]:
     """``(grant, model)`` for a call of ``task``: the model the policy picks for this prompt,
     and what ``left_usd`` admits of the output the call wants (``inf``: everything)."""
@@ -166,7 +177,8 @@ def grant_for_task(
     choice = policy.select(task, prompt_tokens, needs_tools, reserve)
     spec = policy.models[choice.model]
     if left_usd == float("inf"):
-        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), choice.model
+        worst = reservation_usd(spec, prompt_tokens, reserve, cache_writes)
+        return Grant(reserve, worst), choice.model
     grant = admit(
         spec,
         prompt_tokens,
@@ -174,5 +186,6 @@ def grant_for_task(
         left_usd,
         min_output_tokens=policy.budget.min_output_tokens,
         what=what,
+        cache_writes=cache_writes,
     )
     return grant, choice.model

@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from ._budget import admit, check_budget
+from ._cache_marks import cache_writes_of
 from ._context import agent_of
 from ._cost_events import CostEvents, _Pending
 from ._errors import BudgetExceededError, RoutingError
@@ -257,6 +258,10 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
             prompt=prompt if prompt_tokens < 0 else None,
         )
         budgeted = self.budget_usd is not None and pending.model in self.policy.models
+        writes = 0  # prompt tokens the worst case prices as written to a provider's cache
+        if budgeted:
+            marks = self.policy if routed else None  # only routed calls get our marks
+            writes = cache_writes_of(marks, pending.thread_id, prompt_tokens, prompt)
         with self._lock:
             if budgeted:  # admission is atomic: spent + held by calls in flight + this call
                 spent = self._spent.get(root, 0.0)
@@ -272,6 +277,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
                         f"the run budget of ${self.budget_usd:.6f} (spent ${spent:.6f}, "
                         f"${held:.6f} held by calls in flight)"
                     ),
+                    cache_writes=writes,
                 )
                 if grant.admitted:
                     pending.reserved_usd = grant.reserve_usd

@@ -19,12 +19,12 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
+from ._cache_marks import cache_marked
 from ._grants import cancelled
 from ._hedging import arace, hedge_after, race
 from ._planning import (
     RunManager,
     attempt_kwargs,
-    cache_marked,
     finish_result,
     plan_call,
     plan_does_io,

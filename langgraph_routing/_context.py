@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CallContext", "agent_of", "cache_key_of"]
+from langchain_core.runnables.config import var_child_runnable_config
+
+__all__ = ["CallContext", "agent_of", "cache_key_of", "current_thread_id"]
 
 
 def agent_of(metadata: Mapping[str, Any]) -> str | None:
@@ -35,6 +37,15 @@ def agent_of(metadata: Mapping[str, Any]) -> str | None:
         return ns.split("|")[-2].split(":", 1)[0] or None
     node = metadata.get("langgraph_node")
     return node if isinstance(node, str) and node else None
+
+
+def current_thread_id() -> str | None:
+    """The thread of the runnable running now (its config's ``thread_id``), if any."""
+    config = var_child_runnable_config.get() or {}
+    thread = (config.get("configurable") or {}).get("thread_id") or (
+        config.get("metadata") or {}
+    ).get("thread_id")
+    return str(thread) if thread else None
 
 
 _MAX_EXTRAS = 4096

@@ -24,6 +24,8 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import Send, StreamWriter
 
 from ._budget import Grant, InFlight, check_budget, grant_for_task
+from ._cache_marks import cache_writes_of
+from ._context import current_thread_id
 from ._errors import ContextTooLargeError, RoutingError
 from ._factory import init_routing_model
 from ._ledger import total_usd
@@ -132,10 +134,16 @@ class BudgetGuard:
                 float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
             )
         what = f"the budget of ${self.budget_usd or 0.0:.6f}"
+        marks = policy if isinstance(node.model, RoutingChatModel) else None
+        writes = cache_writes_of(marks, current_thread_id(), prompt.tokens, messages)
         pinned = routed.model if routed is not None else None
         if pinned and pinned in policy.models:  # the router's model, not the task's
-            return grant_on_model(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
-        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
+            return grant_on_model(
+                policy, pinned, task, prompt.tokens, wanted, left_usd, what, writes
+            )
+        return grant_for_task(
+            policy, task, prompt.tokens, bool(tools), wanted, left_usd, what, writes
+        )
 
     def spent(self, state: Mapping[str, Any]) -> float:
         """The thread's ledger plus every routed call of the running run not in it yet (calls

@@ -20,6 +20,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 
 from ._budget import Grant, InFlight, check_budget, grant_for_task
+from ._cache_marks import cache_writes_of
+from ._context import current_thread_id
 from ._errors import BudgetExceededError, ContextTooLargeError
 from ._factory import init_routing_model
 from ._ledger import entries_from_routing, total_usd
@@ -218,9 +220,14 @@ class RoutingMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         max_tokens = settings.get("max_tokens") or settings.get("max_completion_tokens")
         wanted = max_tokens if isinstance(max_tokens, int) else self.model.max_tokens
         what = f"the {self.budget_scope} budget of ${self.budget_usd or 0.0:.6f}"
+        writes = cache_writes_of(policy, current_thread_id(), prompt.tokens, messages)
         if pinned and pinned in policy.models:  # the router's model, not the task's
-            return grant_on_model(policy, pinned, task, prompt.tokens, wanted, left_usd, what)
-        return grant_for_task(policy, task, prompt.tokens, bool(tools), wanted, left_usd, what)
+            return grant_on_model(
+                policy, pinned, task, prompt.tokens, wanted, left_usd, what, writes
+            )
+        return grant_for_task(
+            policy, task, prompt.tokens, bool(tools), wanted, left_usd, what, writes
+        )
 
     def _scope_key(self) -> str | None:
         """The key concurrent calls of one budget share: the run's root, or the thread."""

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables.config import var_child_runnable_config
 
+from ._cache_marks import cache_writes_of
 from ._clients import USAGE_COST_KEY, drop_credential_headers
 from ._context import CallContext, agent_of, cache_key_of
 from ._errors import BudgetExceededError, MissingKeyError, RoutingError
@@ -126,6 +127,9 @@ def plan_call(
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
     route.reserve_usd = granted[1] if granted else None
+    intents = _intents_in_config() if context.thread_id is not None else None
+    if granted or policy.budget.scopes or intents is not None:  # worst cases will be priced
+        route.cache_writes = cache_writes_of(policy, context.thread_id, prompt.tokens, messages)
     state = (
         routing_state_for(model.routing_state)
         if policy.health is not None or policy.budget.scopes
@@ -139,13 +143,14 @@ def plan_call(
         route.stick(last_model_of(messages, task))
     if policy.budget.scopes and state is not None:
         max_tokens, route.scopes = admit_scopes(
-            state, policy, metadata, route.model, prompt.tokens, max_tokens
+            state, policy, metadata, route.model, prompt.tokens, max_tokens, route.cache_writes
         )
         if route.scopes is not None:
             call_kwargs["max_tokens"] = route.max_tokens = max_tokens
             held = route.scopes.reserved_usd
             route.reserve_usd = held if route.reserve_usd is None else min(held, route.reserve_usd)
-    note_intent(route)
+    if intents is not None:
+        note_intent(route, intents)
     return route, api_key, call_kwargs
 
 
@@ -177,16 +182,16 @@ def plan_does_io(model: RoutingChatModel) -> bool:
     return _intents_in_config() is not None
 
 
-def note_intent(route: Route) -> None:
-    """Before the first request: where the graph's checkpointer keeps call intents (see
-    ``checkpointing._intents``), note this call, so a crash mid-request still leaves its cost."""
-    if route.context.thread_id is None:
-        return
-    intents = _intents_in_config()
-    if intents is None:
-        return
+def note_intent(route: Route, intents: Any) -> None:
+    """Before the first request: in the journal of call intents the graph's checkpointer
+    keeps (see ``checkpointing._intents``), note this call at its worst case, so a crash
+    mid-request still leaves its cost."""
     spec = route.policy.models.get(route.model)
-    estimate = spec.cost_usd(route.prompt.tokens, route.max_tokens) if spec else None
+    estimate = (
+        spec.cost_usd(route.prompt.tokens, route.max_tokens, 0, route.cache_writes)
+        if spec
+        else None
+    )
     context = route.context
     fields = {
         "thread_id": context.thread_id,
@@ -203,52 +208,6 @@ def note_intent(route: Route) -> None:
         warnings.warn(f"call intent not recorded ({type(exc).__name__}: {exc})", stacklevel=2)
 
 
-CACHE_MARK_MIN_TOKENS = 1024
-"""Anthropic caches nothing shorter (2,048 for its Haiku models: a shorter mark is ignored)."""
-
-
-def _has_cache_mark(message: BaseMessage) -> bool:
-    content = message.content
-    return not isinstance(content, str) and any(
-        isinstance(block, dict) and "cache_control" in block for block in content
-    )
-
-
-def cache_marked(route: Route, messages: list[BaseMessage], model: str) -> list[BaseMessage]:
-    """The prompt to send ``model``: for a sticky thread on a model that caches only marked
-    prefixes (its spec prices cache writes, as Anthropic does), a copy whose last system or
-    user message ends with a ``cache_control`` mark, so the next turn reads the prefix from
-    cache; otherwise ``messages`` itself (also when the caller placed marks of its own). The
-    caller's messages are never changed."""
-    spec = route.policy.models.get(model)
-    if (
-        spec is None
-        or spec.cache_write_per_million is None
-        or not route.policy.sticky
-        or route.context.thread_id is None
-        or route.prompt.tokens < CACHE_MARK_MIN_TOKENS
-        or any(_has_cache_mark(m) for m in messages)  # the caller places its own marks
-    ):
-        return messages
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if isinstance(message, HumanMessage | SystemMessage):
-            content = message.content
-            blocks: list[Any] = (
-                [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-            )
-            texts = [
-                i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("type") == "text"
-            ]
-            if not texts:
-                return messages
-            last: dict[str, Any] = blocks[texts[-1]]
-            blocks[texts[-1]] = {**last, "cache_control": {"type": "ephemeral"}}
-            copy = message.model_copy(update={"content": blocks})
-            return [*messages[:index], copy, *messages[index + 1 :]]
-    return messages
-
-
 def attempt_kwargs(
     route: Route, call_kwargs: dict[str, Any], model: str | None = None
 ) -> dict[str, Any]:
@@ -259,7 +218,7 @@ def attempt_kwargs(
     policy, model = route.policy, model or route.model
     spec = policy.models.get(model)
     if route.reserve_usd is not None and model != route.choice.model and spec is not None:
-        fits = spec.affordable_output(route.reserve_usd, route.prompt.tokens)
+        fits = spec.affordable_output(route.reserve_usd, route.prompt.tokens, route.cache_writes)
         if fits < min(policy.budget.min_output_tokens, route.max_tokens):
             raise BudgetExceededError(
                 f"the fallback {model} does not fit the ${route.reserve_usd:.6f} the budget "

@@ -49,6 +49,7 @@ class Route:
     health: HealthGate | None = None  # circuit breakers (None: ``health: false``)
     scopes: ScopeHolds | None = None  # reservations in shared scope budgets (user_id=...)
     intent: tuple[Any, str] | None = None  # (CallIntents, id) while the call is in flight
+    cache_writes: int = 0  # prompt tokens its worst case prices as written to the cache
     _on_model: int = 0
     _visited: list[str] = field(default_factory=list)
     _notes: list[str] = field(default_factory=list)
@@ -168,7 +169,8 @@ class Route:
 
     def _worst(self, model: str) -> float:
         spec = self.policy.models[model]
-        return spec.cost_usd(self.prompt.tokens, self.max_tokens or self.choice.reserved_output)
+        output = self.max_tokens or self.choice.reserved_output
+        return spec.cost_usd(self.prompt.tokens, output, 0, self.cache_writes)
 
     def hedge_candidate(self) -> str | None:
         """The model to race against the current one: the next healthy candidate that fits,
@@ -203,7 +205,8 @@ class Route:
             if output_tokens is not None:
                 limit = self.max_tokens or self.choice.reserved_output
                 written = min(output_tokens, limit)
-                cost = self.policy.models[model].cost_usd(self.prompt.tokens, written)
+                spec = self.policy.models[model]
+                cost = spec.cost_usd(self.prompt.tokens, written, 0, self.cache_writes)
         self.attempts.append(
             {
                 "model": model,
@@ -243,7 +246,9 @@ class Route:
         spec = self.policy.models.get(model or self.model)
         if spec is None:
             return None
-        worst = spec.cost_usd(self.prompt.tokens, self.max_tokens or self.choice.reserved_output)
+        output = self.max_tokens or self.choice.reserved_output
+        # a sanity bound, not a reservation: the dearest the prompt can be (written to cache)
+        worst = spec.cost_usd(self.prompt.tokens, output, 0, self.prompt.tokens)
         return worst * self.policy.budget.suspect_factor
 
     def _failed_attempt(self, model: str, info: FailureInfo, latency_s: float) -> dict[str, Any]:

@@ -117,15 +117,24 @@ def grant_on_model(
     wanted: int | None,
     left_usd: float,
     what: str,
+    cache_writes: int = 0,
 ) -> tuple[Grant, str]:
     """``(grant, model)`` for a call of ``task`` pinned to ``model`` (by a router): what
     ``left_usd`` admits of the output it wants (``inf``: everything)."""
     spec = policy.models[model]
     reserve = min(policy.reserved_output(task, wanted), spec.max_output_tokens)
     if left_usd == float("inf"):
-        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve)), model
+        return Grant(reserve, reservation_usd(spec, prompt_tokens, reserve, cache_writes)), model
     floor = policy.budget.min_output_tokens
-    grant = admit(spec, prompt_tokens, reserve, left_usd, min_output_tokens=floor, what=what)
+    grant = admit(
+        spec,
+        prompt_tokens,
+        reserve,
+        left_usd,
+        min_output_tokens=floor,
+        what=what,
+        cache_writes=cache_writes,
+    )
     return grant, model
 
 

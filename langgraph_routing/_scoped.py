@@ -55,6 +55,7 @@ def admit_scopes(
     model: str,
     prompt_tokens: int,
     max_tokens: int,
+    cache_writes: int = 0,
 ) -> tuple[int, ScopeHolds | None]:
     """Admit a call to every scope budget its metadata names: ``(max_tokens to send, holds)``.
     Raises :class:`BudgetExceededError` (after releasing what it reserved) when one refuses."""
@@ -67,8 +68,8 @@ def admit_scopes(
     floor_tokens = min(policy.budget.min_output_tokens, max_tokens)
     for key, budget, value in scopes:
         scope = f"{key}={value}"
-        want = reservation_usd(spec, prompt_tokens, max_tokens)
-        floor = reservation_usd(spec, prompt_tokens, floor_tokens)
+        want = reservation_usd(spec, prompt_tokens, max_tokens, cache_writes)
+        floor = reservation_usd(spec, prompt_tokens, floor_tokens, cache_writes)
         rid, granted, left = state.reserve(
             scope, budget.usd, want, floor, budget.reservation_ttl_s, budget.period_s
         )
@@ -84,6 +85,13 @@ def admit_scopes(
             )
         holds.holds.append((scope, rid, granted))
         if granted < want:
-            grant = admit(spec, prompt_tokens, max_tokens, granted, min_output_tokens=floor_tokens)
+            grant = admit(
+                spec,
+                prompt_tokens,
+                max_tokens,
+                granted,
+                min_output_tokens=floor_tokens,
+                cache_writes=cache_writes,
+            )
             max_tokens = max(grant.max_tokens, 1)
     return max_tokens, holds

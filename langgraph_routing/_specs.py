@@ -114,9 +114,10 @@ class ModelSpec(Strict):
             + written * ((write_price - self.input_per_million) / 1e6)
         )
 
-    def affordable_output(self, usd: float, prompt_tokens: int) -> int:
-        """Output tokens that ``usd`` pays for once the prompt is paid (0 when it is not)."""
-        left = usd - prompt_tokens * (self.input_per_million / 1e6)
+    def affordable_output(self, usd: float, prompt_tokens: int, cache_writes: int = 0) -> int:
+        """Output tokens that ``usd`` pays for once the prompt is paid (0 when it is not);
+        ``cache_writes`` of the prompt tokens priced as written to the cache."""
+        left = usd - self.cost_usd(prompt_tokens, 0, 0, cache_writes)
         if left <= 0:
             return 0
         if self.output_per_million <= 0:

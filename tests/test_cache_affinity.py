@@ -222,3 +222,70 @@ def test_a_sticky_claude_thread_marks_its_prompt_for_the_cache(sticky: bool) -> 
     assert cached == [(haiku, False)] + [(haiku, sticky)] * 4
     if sticky:  # the ledger prices what was read from cache at the cached price
         assert all(e.cached_tokens > 0 for e in handler.entries[1:])
+
+
+def test_claude_charges_the_tokens_it_writes_to_the_cache() -> None:
+    """As Anthropic (and LiteLLM's price of it): a marked prefix is written to the cache at
+    the cache-write price (1.25x the input price), then read at the cached price; the usage
+    says both, and the ledger agrees with the gateway's charge."""
+    haiku = "claude-3-5-haiku-20241022"
+    with LocalGateway() as gw:
+        model = _sticky_model(gw, True, tool_select=haiku)
+        handler = CostCallbackHandler()
+        history: list[BaseMessage] = [SYSTEM]
+        for turn in range(3):
+            history.append(HumanMessage(f"Turn {turn}: and then?"))
+            config: Any = {"callbacks": [handler], "metadata": {"thread_id": "writes"}}
+            history.append(AIMessage(str(model.invoke(history, config).content)))
+        log = list(gw.log)
+        spec = gw.models[haiku]
+        total = gw.total_spend
+    first = log[0]
+    assert first.cache_write_tokens > 4000 and first.cached_tokens == 0
+    plain = spec.cost(first.prompt_tokens, first.completion_tokens)
+    assert first.cost_usd == pytest.approx(
+        plain + first.cache_write_tokens * (1.00 - 0.80) / 1e6, rel=1e-9
+    )
+    assert all(r.cached_tokens > 3500 and 0 < r.cache_write_tokens < 200 for r in log[1:])
+    assert math.isclose(handler.total_usd, total, rel_tol=1e-9)
+
+
+def _budgeted_sticky_call(budget_of: Any) -> tuple[BaseException | None, int, float, float]:
+    """One sticky Claude call under a run budget computed by ``budget_of(input-price worst
+    case, write-price worst case)``: (what it raised, requests sent, gateway spend, budget)."""
+    from langgraph_routing import BudgetExceededError
+    from langgraph_routing._budget import reservation_usd
+    from langgraph_routing._tokens import TokenCounter
+
+    haiku = "claude-3-5-haiku-20241022"
+    prompt = [SYSTEM, HumanMessage("Turn 0: where first?")]
+    with LocalGateway() as gw:
+        model = _sticky_model(gw, True, tool_select=haiku)
+        spec = model.policy.models[haiku]
+        tokens = TokenCounter().count(prompt).tokens
+        floor = model.policy.budget.min_output_tokens
+        budget = budget_of(
+            reservation_usd(spec, tokens, floor), reservation_usd(spec, tokens, floor, tokens)
+        )
+        gw.script(haiku, ["Kyoto at length. " * 2000])  # uses every output token it is given
+        handler = CostCallbackHandler(model.policy, budget_usd=budget)
+        config: Any = {"callbacks": [handler], "metadata": {"thread_id": "budget"}}
+        raised: BaseException | None = None
+        try:
+            model.invoke(prompt, config)
+        except BudgetExceededError as exc:
+            raised = exc
+        return raised, len(gw.log), gw.total_spend, budget
+
+
+def test_a_budget_reserves_the_cache_write_premium_of_a_marked_prompt() -> None:
+    """A sticky thread's Claude call writes its prompt to the cache at 1.25x the input price.
+    A budget between the two worst cases once let it through at the input price, and the
+    gateway then charged more than the budget had (a strict budget must never overshoot):
+    the write premium is reserved, so it is refused before any request."""
+    raised, sent, spend, budget = _budgeted_sticky_call(lambda cheap, dear: (cheap + dear) / 2)
+    assert raised is not None and "needs $" in str(raised)
+    assert sent == 0 and spend == 0.0
+    raised, sent, spend, budget = _budgeted_sticky_call(lambda cheap, dear: dear * 1.01)
+    assert raised is None and sent == 1
+    assert 0 < spend <= budget  # what the gateway charged, premium included, fits

@@ -22,7 +22,7 @@ from langgraph_routing.testing._records import (
     request_fields,
     request_tags,
 )
-from langgraph_routing.testing._replies import synthesize_reply
+from langgraph_routing.testing._replies import apply_max_tokens, synthesize_reply
 from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
 
@@ -46,6 +46,7 @@ class _Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     cost: float | None = None
     fault: str | None = None
     key_spend: float | None = None
@@ -206,6 +207,7 @@ class App:
                 prompt_tokens=call.prompt_tokens,
                 completion_tokens=call.completion_tokens,
                 cached_tokens=call.cached_tokens,
+                cache_write_tokens=call.cache_write_tokens,
                 cost_usd=call.cost,
                 started_at=call.started_at,
                 path=call.request.path,
@@ -338,16 +340,26 @@ class App:
     ) -> Outcome:
         body = call.body
         tags = request_tags(call.request.headers)
-        reply = self.ledger.next_script(model.name, tags) or synthesize_reply(body)
+        scripted = self.ledger.next_script(model.name, tags)
+        # a scripted reply stops at max_tokens too, as a model does
+        reply = apply_max_tokens(scripted, body) if scripted else synthesize_reply(body)
         call.completion_tokens = reply.completion_tokens()
-        call.cached_tokens = self.prompt_cache.cached_tokens(
+        call.cached_tokens, written = self.prompt_cache.read_and_write(
             body, call.request.headers, call.prompt_tokens, model.prompt_cache
         )
-        call.cost = model.cost(call.prompt_tokens, call.completion_tokens, call.cached_tokens)
+        call.cache_write_tokens = written if model.cache_write_per_million is not None else 0
+        call.cost = model.cost(
+            call.prompt_tokens, call.completion_tokens, call.cached_tokens, call.cache_write_tokens
+        )
         call.key_spend = self.ledger.charge(call.key, _user(body), call.cost)
         created = int(call.started_at)
         with_usage = fault != "missing_usage"
-        usage = (call.prompt_tokens, call.completion_tokens, call.cached_tokens)
+        usage = (
+            call.prompt_tokens,
+            call.completion_tokens,
+            call.cached_tokens,
+            call.cache_write_tokens,
+        )
         if stream:
             options = body.get("stream_options")
             include = isinstance(options, Mapping) and bool(options.get("include_usage"))

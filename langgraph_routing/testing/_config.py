@@ -90,6 +90,9 @@ class GatewayModel:
     supports_tools: bool = True
     cached_input_per_million: float | None = None
     """Price of prompt tokens read from the emulated prompt cache (None: the input price)."""
+    cache_write_per_million: float | None = None
+    """Price of prompt tokens written to the cache, where the provider charges it (Anthropic:
+    1.25x the input price); None: writes cost the input price (OpenAI)."""
     prompt_cache: str = "auto"
     """How the provider caches prompts: ``"auto"`` (OpenAI, DeepSeek: any repeated prefix of
     1,024+ tokens), ``"explicit"`` (Anthropic: only up to a content block marked
@@ -109,20 +112,39 @@ class GatewayModel:
         if self.cached_input_per_million is not None:
             price = self.cached_input_per_million
             _check_number(owner, "cached_input_per_million", price, positive=False)
+        if self.cache_write_per_million is not None:
+            price = self.cache_write_per_million
+            _check_number(owner, "cache_write_per_million", price, positive=False)
         if self.prompt_cache not in PROMPT_CACHE_MODES:
             raise GatewayConfigError(
                 f"{owner}: prompt_cache must be one of {', '.join(PROMPT_CACHE_MODES)}, "
                 f"got {self.prompt_cache!r}"
             )
 
-    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+    def cost(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        written_tokens: int = 0,
+    ) -> float:
         """USD cost of a call, bit for bit as LiteLLM computes it: tokens x per-token price;
-        ``cached_tokens`` (part of the prompt) at the cached-input price."""
-        if not cached_tokens or self.cached_input_per_million is None:
+        ``cached_tokens`` and ``written_tokens`` (parts of the prompt) at the cached-input and
+        cache-write prices.
+
+        >>> m = GatewayModel("claude", 200000, 8192, 3.0, 15.0, cached_input_per_million=0.30,
+        ...                  cache_write_per_million=3.75, prompt_cache="explicit")
+        >>> round(m.cost(2000, 0) * 1e6), round(m.cost(2000, 0, written_tokens=2000) * 1e6)
+        (6000, 7500)
+        """
+        cached = cached_tokens if self.cached_input_per_million is not None else 0
+        written = written_tokens if self.cache_write_per_million is not None else 0
+        if not (cached or written):
             return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
         return (
-            (prompt_tokens - cached_tokens) * self.input_per_token
-            + cached_tokens * (self.cached_input_per_million / 1e6)
+            (prompt_tokens - cached - written) * self.input_per_token
+            + cached * ((self.cached_input_per_million or 0.0) / 1e6)
+            + written * ((self.cache_write_per_million or 0.0) / 1e6)
             + completion_tokens * self.output_per_token
         )
 
@@ -183,6 +205,7 @@ DEFAULT_MODELS: tuple[GatewayModel, ...] = (
         3.00,
         15.00,
         cached_input_per_million=0.30,
+        cache_write_per_million=3.75,
         prompt_cache="explicit",
     ),
     GatewayModel(
@@ -192,6 +215,7 @@ DEFAULT_MODELS: tuple[GatewayModel, ...] = (
         0.80,
         4.00,
         cached_input_per_million=0.08,
+        cache_write_per_million=1.00,
         prompt_cache="explicit",
     ),
 )
@@ -241,6 +265,7 @@ def models_from_policy(policy: Any) -> dict[str, GatewayModel]:
                 output_per_million=spec.output_per_million,
                 supports_tools=bool(getattr(spec, "supports_tools", True)),
                 cached_input_per_million=getattr(spec, "cached_input_per_million", None),
+                cache_write_per_million=getattr(spec, "cache_write_per_million", None),
                 # Providers that charge cache writes (Anthropic) cache only marked prefixes.
                 prompt_cache=(
                     "auto" if getattr(spec, "cache_write_per_million", None) is None else "explicit"

@@ -11,7 +11,9 @@ model's cached-input price, as LiteLLM does.
 Providers differ in what they cache (the model's ``prompt_cache``): OpenAI and DeepSeek cache
 any repeated prefix on their own (``"auto"``); Anthropic reads from cache only a prefix that ends
 at a content block marked ``cache_control`` (``"explicit"``: Anthropic's prompt caching docs),
-so a plain request to a Claude model is never cached. Cache writes are not charged extra.
+so a plain request to a Claude model is never cached. There a request writes its marked prefix
+(when it reaches the minimum) to the cache, less what it read: the gateway charges those tokens
+at the model's cache-write price, as Anthropic and LiteLLM do (OpenAI does not charge writes).
 
 >>> cache = PromptCache()
 >>> long = {"role": "system", "content": "word " * 2000}
@@ -23,6 +25,13 @@ so a plain request to a Claude model is never cached. Cache writes are not charg
 1920
 >>> cache.cached_tokens({**body2, "model": "claude"}, {}, 2052, mode="explicit")
 0
+>>> marked = {**long, "content": [{"type": "text", "text": long["content"],
+...                                "cache_control": {"type": "ephemeral"}}]}
+>>> body3 = {"model": "claude", "messages": [marked, {"role": "user", "content": "hi"}]}
+>>> cache.read_and_write(body3, {"x-litellm-session-id": "s"}, 2052, mode="explicit")
+(0, 2008)
+>>> cache.read_and_write(body3, {"x-litellm-session-id": "s"}, 2052, mode="explicit")
+(1920, 88)
 """
 
 from __future__ import annotations
@@ -98,11 +107,37 @@ class PromptCache:
         ``mode`` is the model's caching: ``"auto"``, ``"explicit"`` (only up to the last
         message marked ``cache_control``, on this request and the one that wrote the cache)
         or ``"off"``."""
+        return self.read_and_write(body, headers, prompt_tokens, mode)[0]
+
+    def read_and_write(
+        self,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str],
+        prompt_tokens: int,
+        mode: str = "auto",
+    ) -> tuple[int, int]:
+        """``(tokens read from cache, tokens written to it)``: writes are counted only for
+        ``"explicit"`` caching, where the marked prefix (at least the minimum) is written,
+        less what was read."""
         if mode == "off":
-            return 0
+            return 0, 0
         messages = list(body.get("messages") or [])
+        written = 0
         if mode == "explicit":
             messages = messages[: _last_breakpoint(messages) + 1]
+            if messages:
+                marked = count_prompt_tokens({"tools": body.get("tools"), "messages": messages})
+                written = min(marked, prompt_tokens) if marked >= MIN_TOKENS else 0
+        cached = self._read(body, headers, prompt_tokens, messages)
+        return cached, max(written - cached, 0)
+
+    def _read(
+        self,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str],
+        prompt_tokens: int,
+        messages: list[Any],
+    ) -> int:
         key = str(body.get("prompt_cache_key") or headers.get("x-litellm-session-id") or "")
         model = str(body.get("model"))
         tools = _digest(body.get("tools") or [])

@@ -56,6 +56,8 @@ class RequestRecord:
     started_at: float
     cached_tokens: int = 0
     """Prompt tokens read from the emulated prompt cache (see ``_prompt_cache``)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the cache, where the model charges writes (Anthropic)."""
     path: str = "/v1/chat/completions"
     max_tokens: int | None = None
     """``max_tokens`` (or ``max_completion_tokens``) of the request body."""

@@ -226,7 +226,9 @@ def _text_answer(messages: Sequence[Any], last_user: int, user_text: str) -> str
     return "Hello! How can I help you today?"
 
 
-def _apply_max_tokens(reply: Reply, body: Mapping[str, Any]) -> Reply:
+def apply_max_tokens(reply: Reply, body: Mapping[str, Any]) -> Reply:
+    """``reply`` cut at the request's ``max_tokens`` (``finish_reason="length"``), as a model
+    stops there; tool calls are left whole."""
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if reply.tool_calls or not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         return reply
@@ -263,7 +265,7 @@ def synthesize_reply(body: Mapping[str, Any]) -> Reply:
         structured = _structured_reply(fmt, TextFacts(user_text, history), answer)
         if structured is not None:
             return structured
-    return _apply_max_tokens(Reply(content=answer), body)
+    return apply_max_tokens(Reply(content=answer), body)
 
 
 def reply_from_script(item: str | Mapping[str, Any], seed: str) -> Reply:

@@ -118,14 +118,20 @@ def server_error(model: str, status: int) -> bytes:
     return error_body(message, type_, None, status)
 
 
-def _usage(prompt: int, completion: int, cached: int = 0) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, cached: int = 0, written: int = 0) -> dict[str, Any]:
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    if cached:  # OpenAI's shape: cached tokens are part of the prompt tokens
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cached or written:  # OpenAI's shape: both are part of the prompt tokens
+        details: dict[str, int] = {"cached_tokens": cached}
+        if written:  # the name LangChain reads as input_token_details["cache_creation"]
+            details["cache_write_tokens"] = written
+            # LiteLLM's Anthropic fields, beside the OpenAI-shaped details
+            usage["cache_creation_input_tokens"] = written
+            usage["cache_read_input_tokens"] = cached
+        usage["prompt_tokens_details"] = details
     return usage
 
 
