@@ -203,6 +203,18 @@ def test_a_model_with_an_unknown_cache_mode_is_refused() -> None:
         GatewayModel("m", 1000, 100, 1.0, 1.0, prompt_cache="always")
 
 
+def _claude_turns(
+    model: RoutingChatModel, handler: CostCallbackHandler, turns: int
+) -> list[BaseMessage]:
+    """A conversation of ``turns`` turns on one thread, the history grown by each reply."""
+    history: list[BaseMessage] = [SYSTEM]
+    for turn in range(turns):
+        history.append(HumanMessage(f"Turn {turn}: and then?"))
+        config: Any = {"callbacks": [handler], "metadata": {"thread_id": "claude"}}
+        history.append(AIMessage(str(model.invoke(history, config).content)))
+    return history
+
+
 @pytest.mark.parametrize("sticky", [True, False])
 def test_a_sticky_claude_thread_marks_its_prompt_for_the_cache(sticky: bool) -> None:
     """Claude caches only marked prefixes: a sticky thread's calls mark their last user
@@ -210,13 +222,8 @@ def test_a_sticky_claude_thread_marks_its_prompt_for_the_cache(sticky: bool) -> 
     from cache; without stickiness nothing is marked and nothing is cached."""
     haiku = "claude-3-5-haiku-20241022"
     with LocalGateway() as gw:
-        model = _sticky_model(gw, sticky, tool_select=haiku)
         handler = CostCallbackHandler()
-        history: list[BaseMessage] = [SYSTEM]
-        for turn in range(5):
-            history.append(HumanMessage(f"Turn {turn}: and then?"))
-            config: Any = {"callbacks": [handler], "metadata": {"thread_id": "claude"}}
-            history.append(AIMessage(str(model.invoke(history, config).content)))
+        history = _claude_turns(_sticky_model(gw, sticky, tool_select=haiku), handler, 5)
         cached = [(r.model, r.cached_tokens > 0) for r in gw.log]
     assert all(isinstance(m.content, str) for m in history)
     assert cached == [(haiku, False)] + [(haiku, sticky)] * 4
@@ -230,13 +237,8 @@ def test_claude_charges_the_tokens_it_writes_to_the_cache() -> None:
     says both, and the ledger agrees with the gateway's charge."""
     haiku = "claude-3-5-haiku-20241022"
     with LocalGateway() as gw:
-        model = _sticky_model(gw, True, tool_select=haiku)
         handler = CostCallbackHandler()
-        history: list[BaseMessage] = [SYSTEM]
-        for turn in range(3):
-            history.append(HumanMessage(f"Turn {turn}: and then?"))
-            config: Any = {"callbacks": [handler], "metadata": {"thread_id": "writes"}}
-            history.append(AIMessage(str(model.invoke(history, config).content)))
+        _claude_turns(_sticky_model(gw, True, tool_select=haiku), handler, 3)
         log = list(gw.log)
         spec = gw.models[haiku]
         total = gw.total_spend
