@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
+from ._answers import DictAnswers
 from ._errors import BadGatewayAnswerError
 from ._http import core, http
 
@@ -78,6 +79,11 @@ class GatewayChatOpenAI(ChatOpenAI):
         if body is not None and (body.get("error") or not body.get("choices")):
             raise BadGatewayAnswerError(body, (generation_info or {}).get("headers"))
         result = super()._create_chat_result(response, generation_info)
+        if isinstance(response, dict) and result.generations:  # as for the SDK's model
+            first = (response.get("choices") or [{}])[0]
+            message = first.get("message") if isinstance(first, dict) else None
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            result.generations[0].message.additional_kwargs.setdefault("refusal", refusal)
         usage = (
             response.get("usage")
             if isinstance(response, dict)
@@ -235,7 +241,13 @@ class ClientPool:
             "stream_usage": True,
         }
         kwargs.update(http)
-        return GatewayChatOpenAI(**kwargs)
+        client = GatewayChatOpenAI(**kwargs)
+        # non-streamed answers read as dicts: no ChatCompletion built and dumped (see _answers)
+        if client.client is not None:
+            client.client = DictAnswers(client.client, is_async=False)
+        if client.async_client is not None:
+            client.async_client = DictAnswers(client.async_client, is_async=True)
+        return client
 
     def sync_client(self, model: str, api_key: str) -> ChatOpenAI:
         key = (model, api_key)  # held in memory only, like the client itself holds it

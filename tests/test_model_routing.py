@@ -493,6 +493,49 @@ def test_malformed_json_body_falls_back(gateway: LocalGateway, model: Any) -> No
     assert [r.model for r in gateway.log] == ["o3-mini", "claude-3-5-sonnet-20241022"]
 
 
+def test_answers_are_read_as_json_and_equal_chatopenais(
+    gateway: LocalGateway, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-streamed answer is read as its JSON object (ChatOpenAI takes dicts), not built
+    into the SDK's ChatCompletion and dumped back (half a millisecond a call): the SDK's
+    parse() is never called for it, sync or async, and the message is ChatOpenAI's own."""
+    from langchain_openai import ChatOpenAI
+    from openai._legacy_response import LegacyAPIResponse
+
+    parsed: list[object] = []
+    original = LegacyAPIResponse.parse
+
+    def counting(self: Any, **kwargs: Any) -> Any:
+        parsed.append(self)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(LegacyAPIResponse, "parse", counting)
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    plain = ChatOpenAI(
+        model="gpt-4o-mini", base_url=gateway.base_url, api_key=gateway.master_key, max_retries=0
+    )
+
+    def answers(chat: Any) -> list[Any]:
+        bound = chat.bind_tools([add], tool_choice="required")
+        parsed.clear()
+        return [bound.invoke("add 2 and 3"), asyncio.run(bound.ainvoke("add 2 and 3"))]
+
+    plain_answer = answers(plain)[0]
+    assert len(parsed) == 2  # ChatOpenAI: the SDK's model, built once per answer
+    routed_answer = answers(model.with_task("tool_select"))[0]
+    assert parsed == []
+    assert routed_answer.tool_calls == plain_answer.tool_calls != []
+    assert routed_answer.additional_kwargs == plain_answer.additional_kwargs
+    assert routed_answer.usage_metadata == plain_answer.usage_metadata
+    assert routed_answer.content == plain_answer.content
+    assert list(model.with_task("tool_select").stream("hi"))  # streams: the SDK's own path
+
+
 def test_clients_speak_the_openai_sdks_own_http_library(gateway: LocalGateway, model: Any) -> None:
     """openai 3.x runs on httpx2 and converts every request and response of a plain httpx
     client; ours are built on the library its default client uses, sync and async."""
