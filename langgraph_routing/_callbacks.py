@@ -159,6 +159,8 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
 
     def _settle(self, pending: _Pending) -> None:
         """After the call's entries are in the ledger: release its reservation."""
+        if not pending.reserved_usd:
+            return  # nothing held (no budget): no lock to take
         with self._lock:
             self._release(pending)
 

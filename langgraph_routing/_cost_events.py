@@ -24,7 +24,7 @@ from ._policy import RoutingPolicy
 from ._tokens import TokenCounter
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     started: float
     root: str
@@ -59,10 +59,11 @@ class CostEvents:
         routing = answered.get("routing")
         if routing is None:
             routing = (generation.generation_info or {}).get("routing")
-        usage = dict(getattr(message, "usage_metadata", None) or {})
+        usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
         if isinstance(routing, Mapping):  # a routed call's record (read without copies)
-            fixed = {**routing, "run_id": routing.get("run_id") or pending.root}
-            for entry in entries_from_routing(fixed, usage, fallback_id=str(run_id)):
+            for entry in entries_from_routing(
+                routing, usage, fallback_id=str(run_id), run_id=pending.root
+            ):
                 self.add(entry)
             return
         meta: dict[str, Any] = {**(generation.generation_info or {}), **answered}
@@ -84,8 +85,9 @@ class CostEvents:
     def _failed(self, pending: _Pending, error: BaseException, run_id: UUID) -> None:
         raised_routing = getattr(error, "routing", None)  # set by RoutingChatModel when it raises
         if isinstance(raised_routing, Mapping):
-            record = {**raised_routing, "run_id": raised_routing.get("run_id") or pending.root}
-            for entry in entries_from_routing(record, None, fallback_id=str(run_id)):
+            for entry in entries_from_routing(
+                raised_routing, None, fallback_id=str(run_id), run_id=pending.root
+            ):
                 self.add(entry)
             return
         if isinstance(error, RoutesExhaustedError):

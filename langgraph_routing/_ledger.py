@@ -149,13 +149,15 @@ def entries_from_routing(
     usage: Mapping[str, Any] | None,
     *,
     fallback_id: str,
+    run_id: str | None = None,
 ) -> list[CostEntry]:
-    """Ledger entries of one routed call: every failed attempt, then the one that answered."""
+    """Ledger entries of one routed call: every failed attempt, then the one that answered.
+    ``run_id`` is the run when the record has none."""
     usage = usage or {}
     in_details = usage.get("input_token_details") or {}
     out_details = usage.get("output_token_details") or {}
     common: dict[str, Any] = {
-        "run_id": routing.get("run_id"),
+        "run_id": routing.get("run_id") or run_id,
         "thread_id": routing.get("thread_id"),
         "node": routing.get("node"),
         "agent": routing.get("agent"),
@@ -164,8 +166,7 @@ def entries_from_routing(
         "role": routing.get("role"),
     }
     out: list[CostEntry] = []
-    attempts = list(routing.get("attempts") or [])
-    for i, attempt in enumerate(attempts, start=1):
+    for i, attempt in enumerate(routing.get("attempts") or (), start=1):
         ok = attempt.get("error_kind") is None
         call_id = attempt.get("call_id") or f"{fallback_id}:{i}"
         if ok:
