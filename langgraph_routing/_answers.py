@@ -16,6 +16,23 @@ from typing import Any
 __all__ = ["DictAnswers"]
 
 
+def _as_dumped(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the keys the SDK's dump always has and ChatOpenAI reads (its
+    ``system_fingerprint`` and each choice's ``logprobs``), None when the gateway left them
+    out: the message and its metadata are then what ChatOpenAI makes of the SDK's model.
+
+    >>> _as_dumped({"choices": [{"message": {"content": "hi"}}]})
+    {'choices': [{'message': {'content': 'hi'}, 'logprobs': None}], 'system_fingerprint': None}
+    """
+    data.setdefault("system_fingerprint", None)
+    choices = data.get("choices")
+    if isinstance(choices, list):
+        for choice in choices:
+            if isinstance(choice, dict):
+                choice.setdefault("logprobs", None)
+    return data
+
+
 class _DictAnswer:
     """One raw answer (the SDK's ``LegacyAPIResponse``) whose ``parse()`` gives its JSON
     object; everything else is the raw answer's."""
@@ -33,7 +50,7 @@ class _DictAnswer:
         if content_type.endswith("json"):
             data = response.json()  # raises as the SDK's parse() would on a malformed body
             if isinstance(data, dict):
-                return data
+                return _as_dumped(data)
         return self._raw.parse()
 
     def __getattr__(self, name: str) -> Any:

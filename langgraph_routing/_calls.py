@@ -99,12 +99,11 @@ def stream(
     run_manager: CallbackManagerForLLMRun | None = None,
     **kwargs: Any,
 ) -> Iterator[ChatGenerationChunk]:
+    if "response_format" in kwargs:  # streamed json_schema drops headers: one whole answer
+        yield as_chunk(generate(chat, messages, stop, run_manager, **kwargs))
+        return  # (planned once, by generate: a budget's grant is taken by that plan)
     route, api_key, call_kwargs = plan_call(chat, messages, run_manager, kwargs)
     try:
-        if "response_format" in call_kwargs:  # streamed json_schema drops headers: one chunk
-            result = generate(chat, messages, stop, run_manager, **kwargs)
-            yield as_chunk(result)
-            return
         while True:
             client = chat._pool.sync_client(route.model, api_key)
             started = time.perf_counter()
@@ -216,12 +215,11 @@ async def _astream_routed(
     run_manager: AsyncCallbackManagerForLLMRun | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[ChatGenerationChunk]:
+    if "response_format" in kwargs:  # as in stream(): one whole answer, planned once
+        yield as_chunk(await agenerate(chat, messages, stop, run_manager, **kwargs))
+        return
     route, api_key, call_kwargs = await _aplan(chat, messages, run_manager, kwargs)
     try:
-        if "response_format" in call_kwargs:
-            result = await agenerate(chat, messages, stop, run_manager, **kwargs)
-            yield as_chunk(result)
-            return
         while True:
             client = chat._pool.async_client(route.model, api_key)
             started = time.perf_counter()

@@ -97,6 +97,8 @@ def _body_error(body: Any) -> dict[str, Any]:
 
 def inspect_error(exc: BaseException) -> FailureInfo | None:
     """Facts about a failed call, or None when ``exc`` is not a gateway/transport failure."""
+    if isinstance(exc, BudgetExceededError):
+        return None  # our budget refused before any request: raised as is, never retried
     if isinstance(exc, openai.APIStatusError) or hasattr(exc, "status_code"):
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None

@@ -134,7 +134,8 @@ class BudgetGuard:
                 float("inf") if self.budget_usd is None else self.budget_usd - spent_usd(state)
             )
         what = f"the budget of ${self.budget_usd or 0.0:.6f}"
-        marks = policy if isinstance(node.model, RoutingChatModel) else None
+        # our marks follow the model's own policy (the guard's may be another)
+        marks = node.model.policy if isinstance(node.model, RoutingChatModel) else None
         writes = cache_writes_of(marks, current_thread_id(), prompt.tokens, messages)
         pinned = routed.model if routed is not None else None
         if pinned and pinned in policy.models:  # the router's model, not the task's

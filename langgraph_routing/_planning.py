@@ -127,9 +127,8 @@ def plan_call(
     route = Route(policy, choice, prompt, needs_tools, context, secret=api_key)
     route.max_tokens = max_tokens
     route.reserve_usd = granted[1] if granted else None
+    route.cache_writes = cache_writes_of(policy, context.thread_id, prompt.tokens, messages)
     intents = _intents_in_config() if context.thread_id is not None else None
-    if granted or policy.budget.scopes or intents is not None:  # worst cases will be priced
-        route.cache_writes = cache_writes_of(policy, context.thread_id, prompt.tokens, messages)
     state = (
         routing_state_for(model.routing_state)
         if policy.health is not None or policy.budget.scopes
@@ -217,11 +216,16 @@ def attempt_kwargs(
     reservation pays for (:class:`BudgetExceededError` when that is below the policy's floor)."""
     policy, model = route.policy, model or route.model
     spec = policy.models.get(model)
-    if route.reserve_usd is not None and model != route.choice.model and spec is not None:
+    # a fallback, or a prompt the budget may have priced without its cache-write premium (a
+    # handler whose policy is not the model's), gets what the reservation pays for
+    repriced = model != route.choice.model or route.cache_writes > 0
+    if route.reserve_usd is not None and repriced and spec is not None:
         fits = spec.affordable_output(route.reserve_usd, route.prompt.tokens, route.cache_writes)
         if fits < min(policy.budget.min_output_tokens, route.max_tokens):
+            which = "the fallback " if model != route.choice.model else ""
+            written = " with its prompt written to the cache" if route.cache_writes else ""
             raise BudgetExceededError(
-                f"the fallback {model} does not fit the ${route.reserve_usd:.6f} the budget "
+                f"{which}{model}{written} does not fit the ${route.reserve_usd:.6f} the budget "
                 f"reserved for this call; raise budget_usd or lower budget.min_output_tokens",
                 scope="run",
             )

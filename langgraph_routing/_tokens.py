@@ -90,7 +90,7 @@ class TokenCounter:
         _encoding()
         self._cache: OrderedDict[tuple[Any, ...], int] = OrderedDict()
         self._tools_cache: OrderedDict[str, int] = OrderedDict()
-        self._last_tools: tuple[Sequence[Mapping[str, Any]], int, int] | None = None
+        self._last_tools: tuple[Sequence[Mapping[str, Any]], tuple[int, ...], int] | None = None
         # conversations seen before, keyed by id() of their first message; the message objects
         # are held, so an id is never confused with a reused one
         self._prefixes: OrderedDict[int, tuple[list[BaseMessage], list[int]]] = OrderedDict()
@@ -130,11 +130,14 @@ class TokenCounter:
         """Tokens of the tool schemas sent with a request (cached per schema set)."""
         if not tools:
             return 0
-        last = self._last_tools  # a bound model sends the same list object on every call
-        if last is not None and last[0] is tools and last[1] == len(tools):
+        # a bound model sends the same list of the same schemas on every call (a schema edited
+        # in place is not seen: bind_tools builds new ones)
+        last = self._last_tools
+        members = tuple(map(id, tools))
+        if last is not None and last[0] is tools and last[1] == members:
             return last[2]
         n = self._schema_tokens(tools)
-        self._last_tools = (tools, len(tools), n)  # holds the list: its id is not reused
+        self._last_tools = (tools, members, n)  # holds the list: the ids are not reused
         return n
 
     def _schema_tokens(self, tools: Sequence[Mapping[str, Any]]) -> int:

@@ -252,9 +252,13 @@ def test_claude_charges_the_tokens_it_writes_to_the_cache() -> None:
     assert math.isclose(handler.total_usd, total, rel_tol=1e-9)
 
 
-def _budgeted_sticky_call(budget_of: Any) -> tuple[BaseException | None, int, float, float]:
+def _budgeted_sticky_call(
+    budget_of: Any, handler_knows_policy: bool = True
+) -> tuple[BaseException | None, int, float, float]:
     """One sticky Claude call under a run budget computed by ``budget_of(input-price worst
-    case, write-price worst case)``: (what it raised, requests sent, gateway spend, budget)."""
+    case, write-price worst case)``: (what it raised, requests sent, gateway spend, budget).
+    ``handler_knows_policy=False``: the handler keeps the default policy (not sticky), so it
+    cannot know the prompt will be marked; the model must re-price its grant."""
     from langgraph_routing import BudgetExceededError
     from langgraph_routing._budget import reservation_usd
     from langgraph_routing._tokens import TokenCounter
@@ -270,7 +274,9 @@ def _budgeted_sticky_call(budget_of: Any) -> tuple[BaseException | None, int, fl
             reservation_usd(spec, tokens, floor), reservation_usd(spec, tokens, floor, tokens)
         )
         gw.script(haiku, ["Kyoto at length. " * 2000])  # uses every output token it is given
-        handler = CostCallbackHandler(model.policy, budget_usd=budget)
+        handler = CostCallbackHandler(
+            model.policy if handler_knows_policy else None, budget_usd=budget
+        )
         config: Any = {"callbacks": [handler], "metadata": {"thread_id": "budget"}}
         raised: BaseException | None = None
         try:
@@ -291,3 +297,8 @@ def test_a_budget_reserves_the_cache_write_premium_of_a_marked_prompt() -> None:
     raised, sent, spend, budget = _budgeted_sticky_call(lambda cheap, dear: dear * 1.01)
     assert raised is None and sent == 1
     assert 0 < spend <= budget  # what the gateway charged, premium included, fits
+    # a handler built with the default policy reserves at the input price: the routed call
+    # re-prices its grant with the premium and stops before any request
+    raised, sent, spend, budget = _budgeted_sticky_call(lambda c, d: (c + d) / 2, False)
+    assert raised is not None and "written to the cache" in str(raised)
+    assert sent == 0 and spend == 0.0

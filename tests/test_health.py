@@ -272,12 +272,19 @@ def test_memory_state_knows_closed_breakers_without_a_read() -> None:
     assert state.surely_closed(key)
     state.record(key, spec, ok=False)
     state.record(key, spec, ok=False)
+    snapshot = state.all_snapshots()[key]
+    snapshot.opened_at = 0.0  # a caller changing its copy changes nothing stored
+    assert not state.surely_closed(key) and state.snapshots([key])[key].opened_at
+    from langgraph_routing.shared_state._base import expiry_s
+
+    clock.now += expiry_s(spec) + 1  # the open snapshot expired: read as closed, then known
+    assert state.snapshots([key]) == {} and not state.surely_closed(key)
+    state.record(key, spec, ok=True, total_s=0.1)
+    assert state.surely_closed(key)
+    state.record(key, spec, ok=False)
+    state.record(key, spec, ok=False)
     state.clear()
     assert state.surely_closed(key)
-    # a state that must read (Redis, Postgres) never claims to know
-    from langgraph_routing.shared_state._base import SharedRoutingState
-
-    assert SharedRoutingState.surely_closed(state, key) is False
 
 
 def test_a_routing_state_of_the_wrong_type_is_refused() -> None:

@@ -533,7 +533,12 @@ def test_answers_are_read_as_json_and_equal_chatopenais(
     assert routed_answer.additional_kwargs == plain_answer.additional_kwargs
     assert routed_answer.usage_metadata == plain_answer.usage_metadata
     assert routed_answer.content == plain_answer.content
-    assert list(model.with_task("tool_select").stream("hi"))  # streams: the SDK's own path
+    assert routed_answer.response_metadata.keys() - {"routing", "headers"} == (
+        plain_answer.response_metadata.keys()
+    )
+    parsed.clear()
+    assert list(model.with_task("tool_select").stream("hi"))
+    assert len(parsed) == 1  # streams go through the SDK's own path
 
 
 def test_clients_speak_the_openai_sdks_own_http_library(gateway: LocalGateway, model: Any) -> None:
@@ -557,3 +562,23 @@ def test_clients_speak_the_openai_sdks_own_http_library(gateway: LocalGateway, m
     if async_client is not None:  # the loop of asyncio.run is gone; its clients may be too
         assert isinstance(async_client.root_async_client._client, sdk_async)
     assert [r.status for r in gateway.log] == [200, 200]
+
+
+def test_a_streamed_structured_answer_is_planned_once_under_a_budget(
+    gateway: LocalGateway, model: Any
+) -> None:
+    """A streamed json_schema answer is sent whole (its headers carry the cost). It used to be
+    planned twice: the first plan took the budget's grant, so the request went out uncapped."""
+    from langgraph_routing import CostCallbackHandler
+
+    class Answer(BaseModel):
+        city: str
+
+    handler = CostCallbackHandler(budget_usd=0.001)
+    structured = model.with_task("tool_select").with_structured_output(Answer)
+    chunks = list(structured.stream("Capital of France?", {"callbacks": [handler]}))
+    assert chunks and isinstance(chunks[-1], Answer)
+    (request,) = gateway.log
+    assert request.response_format == "json_schema"
+    assert request.max_tokens is not None and request.max_tokens < 4096  # the grant's cap
+    assert handler.reserved_usd() == 0.0 and len(handler.entries) == 1

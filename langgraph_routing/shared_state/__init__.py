@@ -48,7 +48,8 @@ def _forked() -> None:
     _pid = os.getpid()
 
 
-os.register_at_fork(after_in_child=_forked)
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forked)
 
 
 def open_routing_state(url: str, *, clock: Clock | None = None) -> SharedRoutingState:

@@ -6,7 +6,7 @@ import math
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .._health import ModelHealth, claim, record
 from .._specs import HealthSpec
@@ -64,7 +64,7 @@ class MemoryRoutingState(SharedRoutingState):
         now = self.clock()
         with self._lock:
             found = {k: self._data.get(k) for k in keys}
-            return {k: v[0] for k, v in found.items() if v is not None and v[1] > now}
+            return {k: replace(v[0]) for k, v in found.items() if v is not None and v[1] > now}
 
     def claim(self, key: str, spec: HealthSpec) -> bool:
         now = self.clock()
@@ -135,7 +135,8 @@ class MemoryRoutingState(SharedRoutingState):
     def all_snapshots(self) -> dict[str, ModelHealth]:
         now = self.clock()
         with self._lock:
-            return {k: v for k, (v, until) in self._data.items() if until > now}
+            # copies: a snapshot is a value, the stored ones are this state's
+            return {k: replace(v) for k, (v, until) in self._data.items() if until > now}
 
     def clear(self) -> None:
         with self._lock:
