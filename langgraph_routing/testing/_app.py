@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph_routing.testing import _wire as wire
@@ -16,12 +15,7 @@ from langgraph_routing.testing._faults import ERROR_FAULTS, Fault, FaultTable, e
 from langgraph_routing.testing._latency import LatencyTable
 from langgraph_routing.testing._ledger import Ledger
 from langgraph_routing.testing._prompt_cache import PromptCache
-from langgraph_routing.testing._records import (
-    LOGGED_HEADERS,
-    RequestRecord,
-    request_fields,
-    request_tags,
-)
+from langgraph_routing.testing._records import Call, record_of, request_tags
 from langgraph_routing.testing._replies import apply_max_tokens, synthesize_reply
 from langgraph_routing.testing._server import Outcome, Pending, Request
 from langgraph_routing.testing._tokens import count_prompt_tokens
@@ -31,26 +25,6 @@ __all__ = ["App"]
 _CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
 _MODEL_PATHS = frozenset({"/v1/models", "/models"})
 _HEALTH_PATHS = frozenset({"/health/liveliness", "/health/readiness", "/health"})
-
-
-@dataclass
-class _Call:
-    """What is known about one chat call so far (filled in as the pipeline goes)."""
-
-    request: Request
-    call_id: str
-    started_at: float
-    key: str | None
-    body: Mapping[str, Any] = field(default_factory=dict)
-    model: GatewayModel | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost: float | None = None
-    fault: str | None = None
-    key_spend: float | None = None
-    latency_s: float = 0.0
 
 
 class App:
@@ -124,7 +98,7 @@ class App:
         return self._json(200, [], wire.dumps({"object": "list", "data": data}))
 
     # --- chat completions -------------------------------------------------------------------
-    def _headers(self, call: _Call) -> list[tuple[str, str]]:
+    def _headers(self, call: Call) -> list[tuple[str, str]]:
         headers = [
             ("x-litellm-call-id", call.call_id),
             ("x-litellm-version", wire.LITELLM_VERSION),
@@ -144,7 +118,7 @@ class App:
 
     def _finish(
         self,
-        call: _Call,
+        call: Call,
         status: int,
         *,
         body: bytes | None = None,
@@ -177,47 +151,13 @@ class App:
             return Outcome(pacing=tuple(zip(delays, parts, strict=True)))
         return Outcome(b"".join(parts))
 
-    def _record(self, call: _Call, status: int, stream: bool) -> None:
-        body = call.body
-        messages = body.get("messages")
-        raw_tools = body.get("tools")
-        tools: list[Any] = raw_tools if isinstance(raw_tools, list) else []
-        names = tuple(
-            str((t.get("function") or t).get("name", "")) for t in tools if isinstance(t, Mapping)
-        )
+    def _record(self, call: Call, status: int, stream: bool) -> None:
         vk = self.keys.get(call.key) if call.key is not None else None
         alias = vk.alias if vk is not None else ("master" if call.key == self.master_key else None)
-        user = body.get("user")
-        model_name = call.model.name if call.model else body.get("model")
-        self.ledger.append(
-            RequestRecord(
-                call_id=call.call_id,
-                model=model_name if isinstance(model_name, str) else None,
-                key=call.key,
-                key_alias=alias,
-                user=user if isinstance(user, str) else None,
-                headers={
-                    h: call.request.headers[h] for h in LOGGED_HEADERS if h in call.request.headers
-                },
-                message_count=len(messages) if isinstance(messages, list) else 0,
-                tools=names,
-                stream=stream,
-                status=status,
-                fault=call.fault,
-                prompt_tokens=call.prompt_tokens,
-                completion_tokens=call.completion_tokens,
-                cached_tokens=call.cached_tokens,
-                cache_write_tokens=call.cache_write_tokens,
-                cost_usd=call.cost,
-                started_at=call.started_at,
-                path=call.request.path,
-                latency_s=call.latency_s,
-                **request_fields(body),
-            )
-        )
+        self.ledger.append(record_of(call, status, stream, alias))
 
     def _chat(self, request: Request) -> Outcome | Pending:
-        call = _Call(request, str(uuid.uuid4()), time.time(), self._bearer(request))
+        call = Call(request, str(uuid.uuid4()), time.time(), self._bearer(request))
         failure = self._auth_failure(call.key)
         if failure is not None:
             return self._finish(call, 401, body=failure)
@@ -254,7 +194,7 @@ class App:
         value = body.get("max_completion_tokens") or body.get("max_tokens")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def _checked_chat(self, call: _Call, model: GatewayModel, stream: bool) -> Outcome | Pending:
+    def _checked_chat(self, call: Call, model: GatewayModel, stream: bool) -> Outcome | Pending:
         body = call.body
         vk = self.keys.get(call.key) if call.key is not None else None
         max_tokens = self._max_tokens(body)
@@ -291,9 +231,7 @@ class App:
                 return self._error_fault(call, model, fault.kind, fault.params, stream)
         return self._reply(call, model, stream, fault)
 
-    def _reply(
-        self, call: _Call, model: GatewayModel, stream: bool, fault: Fault | None
-    ) -> Outcome:
+    def _reply(self, call: Call, model: GatewayModel, stream: bool, fault: Fault | None) -> Outcome:
         body = call.body
         max_tokens = self._max_tokens(body)
         if body.get("tools") and not model.supports_tools:
@@ -316,7 +254,7 @@ class App:
         )
 
     def _error_fault(
-        self, call: _Call, model: GatewayModel, kind: str, params: Mapping[str, Any], stream: bool
+        self, call: Call, model: GatewayModel, kind: str, params: Mapping[str, Any], stream: bool
     ) -> Outcome:
         vk = self.keys.get(call.key) if call.key is not None else None
         status, body, extra = error_answer(
@@ -332,7 +270,7 @@ class App:
 
     def _answer(
         self,
-        call: _Call,
+        call: Call,
         model: GatewayModel,
         stream: bool,
         fault: str | None,

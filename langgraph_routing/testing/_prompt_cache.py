@@ -18,13 +18,13 @@ at the model's cache-write price, as Anthropic and LiteLLM do (OpenAI does not c
 >>> cache = PromptCache()
 >>> long = {"role": "system", "content": "word " * 2000}
 >>> body = {"model": "m", "messages": [long, {"role": "user", "content": "hi"}]}
->>> cache.cached_tokens(body, {}, 2050)
-0
+>>> cache.read_and_write(body, {}, 2050)
+(0, 0)
 >>> body2 = {"model": "m", "messages": [long, {"role": "user", "content": "again"}]}
->>> cache.cached_tokens(body2, {}, 2052)
-1920
->>> cache.cached_tokens({**body2, "model": "claude"}, {}, 2052, mode="explicit")
-0
+>>> cache.read_and_write(body2, {}, 2052)
+(1920, 0)
+>>> cache.read_and_write({**body2, "model": "claude"}, {}, 2052, mode="explicit")
+(0, 0)
 >>> marked = {**long, "content": [{"type": "text", "text": long["content"],
 ...                                "cache_control": {"type": "ephemeral"}}]}
 >>> body3 = {"model": "claude", "messages": [marked, {"role": "user", "content": "hi"}]}
@@ -95,20 +95,6 @@ class PromptCache:
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, tuple[str, str, list[str]]] = OrderedDict()
 
-    def cached_tokens(
-        self,
-        body: Mapping[str, Any],
-        headers: Mapping[str, str],
-        prompt_tokens: int,
-        mode: str = "auto",
-    ) -> int:
-        """Prompt tokens this request reads from cache; remembers its prompt for the next.
-
-        ``mode`` is the model's caching: ``"auto"``, ``"explicit"`` (only up to the last
-        message marked ``cache_control``, on this request and the one that wrote the cache)
-        or ``"off"``."""
-        return self.read_and_write(body, headers, prompt_tokens, mode)[0]
-
     def read_and_write(
         self,
         body: Mapping[str, Any],
@@ -116,9 +102,12 @@ class PromptCache:
         prompt_tokens: int,
         mode: str = "auto",
     ) -> tuple[int, int]:
-        """``(tokens read from cache, tokens written to it)``: writes are counted only for
-        ``"explicit"`` caching, where the marked prefix (at least the minimum) is written,
-        less what was read."""
+        """``(tokens read from cache, tokens written to it)`` of this request; remembers its
+        prompt for the next. ``mode`` is the model's caching: ``"auto"``, ``"explicit"``
+        (only up to the last message marked ``cache_control``, on this request and the one
+        that wrote the cache) or ``"off"``. Writes are counted only for ``"explicit"``
+        caching, where the marked prefix (at least the minimum) is written, less what was
+        read."""
         if mode == "off":
             return 0, 0
         messages = list(body.get("messages") or [])

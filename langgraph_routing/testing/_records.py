@@ -1,4 +1,4 @@
-"""The per-request log record of the gateway emulator."""
+"""A chat call as the gateway emulator's pipeline fills it in, and the log record it leaves."""
 
 from __future__ import annotations
 
@@ -6,11 +6,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph_routing.testing._config import hash_key, key_label
+from langgraph_routing.testing._config import GatewayModel, hash_key, key_label
 
-__all__ = ["LOGGED_HEADERS", "TAG_FIELDS", "RequestRecord", "request_fields", "request_tags"]
+if TYPE_CHECKING:
+    from langgraph_routing.testing._server import Request
+
+__all__ = [
+    "LOGGED_HEADERS",
+    "TAG_FIELDS",
+    "Call",
+    "RequestRecord",
+    "record_of",
+    "request_fields",
+    "request_tags",
+]
 
 TAG_FIELDS = ("task", "node", "agent")
 
@@ -164,3 +175,59 @@ def request_tags(headers: Mapping[str, str]) -> dict[str, str]:
     if found.get("agent") is not None and found.get("agent") == found.get("node"):
         del found["agent"]  # as the tags: an agent is named only when it is not the node
     return found
+
+
+@dataclass
+class Call:
+    """What is known about one chat call so far (filled in as the pipeline goes); it leaves a
+    :class:`RequestRecord` (:func:`record_of`)."""
+
+    request: Request
+    call_id: str
+    started_at: float
+    key: str | None
+    body: Mapping[str, Any] = field(default_factory=dict)
+    model: GatewayModel | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: float | None = None
+    fault: str | None = None
+    key_spend: float | None = None
+    latency_s: float = 0.0
+
+
+def record_of(call: Call, status: int, stream: bool, key_alias: str | None) -> RequestRecord:
+    """The log record a call leaves (``status`` 0: the connection was dropped)."""
+    body = call.body
+    messages = body.get("messages")
+    raw_tools = body.get("tools")
+    tools: list[Any] = raw_tools if isinstance(raw_tools, list) else []
+    names = tuple(
+        str((t.get("function") or t).get("name", "")) for t in tools if isinstance(t, Mapping)
+    )
+    user = body.get("user")
+    model_name = call.model.name if call.model else body.get("model")
+    return RequestRecord(
+        call_id=call.call_id,
+        model=model_name if isinstance(model_name, str) else None,
+        key=call.key,
+        key_alias=key_alias,
+        user=user if isinstance(user, str) else None,
+        headers={h: call.request.headers[h] for h in LOGGED_HEADERS if h in call.request.headers},
+        message_count=len(messages) if isinstance(messages, list) else 0,
+        tools=names,
+        stream=stream,
+        status=status,
+        fault=call.fault,
+        prompt_tokens=call.prompt_tokens,
+        completion_tokens=call.completion_tokens,
+        cached_tokens=call.cached_tokens,
+        cache_write_tokens=call.cache_write_tokens,
+        cost_usd=call.cost,
+        started_at=call.started_at,
+        path=call.request.path,
+        latency_s=call.latency_s,
+        **request_fields(body),
+    )
