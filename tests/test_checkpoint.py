@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -409,6 +410,77 @@ def test_open_postgres_sync_then_async(postgres_db_url: str) -> None:
             assert found == {"t1", "t3"}
 
     asyncio.run(reopen())
+
+
+def _setup_lock_pollers(url: str) -> int:
+    """Sessions of the database whose last statement tried the setup lock (and did not get it,
+    as long as the test holds it)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE '%%pg_try_advisory_lock%%' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.postgres
+def test_workers_opening_a_fresh_postgres_database_together_set_it_up_one_at_a_time(
+    postgres_db_url: str,
+) -> None:
+    """Two workers starting at once on an empty database raced on PostgresSaver's migration rows
+    (``duplicate key value violates unique constraint "checkpoint_migrations_pkey"``). Opening
+    now takes a setup lock: with the lock held, every opener (sync and async) is seen waiting on
+    it (polling: a blocked lock call would deadlock with the migrations' CREATE INDEX
+    CONCURRENTLY), and once it is released they all open the same, once-migrated tables."""
+    import threading
+
+    import psycopg
+
+    from langgraph_routing.checkpointing._open import _SETUP_LOCK
+
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_sync() -> None:
+        try:
+            with open_checkpointer(postgres_db_url) as cp:
+                build_graph(cp).invoke({}, _cfg("sync"))
+                results.append("sync")
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    def open_async() -> None:
+        async def main() -> None:
+            async with open_checkpointer(postgres_db_url) as cp:
+                await build_graph(cp).ainvoke({}, _cfg("async"))
+                results.append("async")
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            errors.append(exc)
+
+    openers = [threading.Thread(target=f) for f in (open_sync, open_sync, open_async, open_async)]
+    with psycopg.connect(postgres_db_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        for thread in openers:
+            thread.start()
+        deadline = time.monotonic() + 60  # failure detection only
+        while _setup_lock_pollers(postgres_db_url) < len(openers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        waiting = _setup_lock_pollers(postgres_db_url)
+        created = holder.execute("SELECT to_regclass('checkpoint_migrations')").fetchone()
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+    for thread in openers:
+        thread.join(120)
+    assert waiting == len(openers) and created == (None,)
+    assert not errors, errors
+    assert sorted(results) == ["async", "async", "sync", "sync"]
+    with psycopg.connect(postgres_db_url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT v FROM checkpoint_migrations").fetchall()]
+    assert len(versions) == len(set(versions)) > 0
 
 
 # -- a corrupt or read-only SQLite file fails at open, naming what to do ---------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
-from collections.abc import Callable
-from contextlib import AsyncExitStack, ExitStack
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,6 +32,51 @@ SUPPORTED_URLS = (
 )
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 _POSTGRES_HINT = "install langgraph-routing[postgres] (pip install 'langgraph-routing[postgres]')"
+# Session advisory lock held while the checkpoint tables are created: workers that start together
+# on a fresh database would otherwise race on PostgresSaver's migration rows (a duplicate key).
+# It is polled with pg_try_advisory_lock, never waited for in a statement: the migrations run
+# CREATE INDEX CONCURRENTLY, which waits for every open transaction of the database, including
+# a blocked pg_advisory_lock call (a deadlock).
+_SETUP_LOCK = 0x6C67725F63  # "lgr_c"
+_SETUP_WAIT_S = 120.0
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS locked"
+_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+
+
+def _setup_wait_error(target: str) -> CheckpointerError:
+    return CheckpointerError(
+        f"cannot create the checkpoint tables in {target}: another worker has held the setup "
+        f"lock for over {_SETUP_WAIT_S:.0f} s; is a worker stuck while opening the database?"
+    )
+
+
+@contextmanager
+def _setup_lock(conn: Any, target: str) -> Iterator[None]:
+    """Hold the database's setup lock (one opening worker at a time creates the tables)."""
+    delay, deadline = 0.005, time.monotonic() + _SETUP_WAIT_S
+    while not conn.execute(_TRY_LOCK, (_SETUP_LOCK,)).fetchone()["locked"]:
+        if time.monotonic() > deadline:
+            raise _setup_wait_error(target)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    try:
+        yield
+    finally:
+        conn.execute(_UNLOCK, (_SETUP_LOCK,))
+
+
+@asynccontextmanager
+async def _asetup_lock(conn: Any, target: str) -> AsyncIterator[None]:
+    delay, deadline = 0.005, time.monotonic() + _SETUP_WAIT_S
+    while not (await (await conn.execute(_TRY_LOCK, (_SETUP_LOCK,))).fetchone())["locked"]:
+        if time.monotonic() > deadline:
+            raise _setup_wait_error(target)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    try:
+        yield
+    finally:
+        await conn.execute(_UNLOCK, (_SETUP_LOCK,))
 
 
 def _scrub(text: str, url: str) -> str:
@@ -247,8 +294,9 @@ class CheckpointerOpener:
         stack.callback(conn.close)
         saver = PostgresSaver(conn)
         try:
-            saver.setup()
-            intents = PostgresIntents(url, self._connect_timeout)
+            with _setup_lock(conn, target):
+                saver.setup()
+                intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
@@ -323,8 +371,9 @@ class CheckpointerOpener:
         stack.push_async_callback(conn.close)
         saver = AsyncPostgresSaver(conn)
         try:
-            await saver.setup()
-            intents = PostgresIntents(url, self._connect_timeout)
+            async with _asetup_lock(conn, target):
+                await saver.setup()
+                intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
             raise CheckpointerError(
                 f"cannot create the checkpoint tables in {target}: {_scrub(str(exc), url)}"
