@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
@@ -23,13 +23,10 @@ from langchain_core.outputs import LLMResult
 
 from ._budget import admit, check_budget
 from ._cache_marks import cache_writes_of
-from ._context import agent_of
 from ._cost_events import CostEvents, _Pending
 from ._errors import BudgetExceededError, RoutingError
 from ._grants import forget, give_grant, on_cancel
-from ._ledger import (
-    CostEntry,
-)
+from ._ledger import CostEntry, entries_from_routing
 from ._policy import RoutingPolicy
 from ._report import CostReport
 from ._runs import run_tracker
@@ -37,6 +34,7 @@ from ._tokens import TokenCounter
 
 _log = logging.getLogger("langgraph_routing.costs")
 _MAX_PENDING = 10_000
+_MAX_DEFERRED = 256
 
 
 def _never_raises(method: Callable[..., None]) -> Callable[..., None]:
@@ -101,9 +99,14 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         self._counter = TokenCounter(max_entries=10_000)
         self._tracker = run_tracker()
         self._outer: CostCallbackHandler | None = None
+        # routed answers' records, turned into entries on the next read (or add): building
+        # them is most of the handler's work, and most ledgers are read once, at the end
+        self._deferred: deque[tuple[Mapping[str, Any], Mapping[str, Any], str, str]] = deque()
 
     def __repr__(self) -> str:
-        return f"CostCallbackHandler(entries={len(self._entries)}, total_usd={self.total_usd:.6f})"
+        entries = self.entries
+        total = math.fsum(e.cost_usd for e in entries if e.cost_usd is not None)
+        return f"CostCallbackHandler(entries={len(entries)}, total_usd={total:.6f})"
 
     # ---- reading --------------------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
     def entries(self) -> list[CostEntry]:
         """All entries, oldest first."""
         with self._lock:
+            self._flush()
             return list(self._entries.values())
 
     @property
@@ -127,6 +131,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
     def spent_usd(self, run_id: str) -> float:
         """Known cost of one run so far."""
         with self._lock:
+            self._flush()
             return self._spent.get(str(run_id), 0.0)
 
     def reserved_usd(self, run_id: str | None = None) -> float:
@@ -168,6 +173,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         """``(entries added after the entry whose call id is mark, oldest first; the new mark)``:
         lets a reader (the checkpointer adapter) take the ledger incrementally."""
         with self._lock:
+            self._flush()
             if not self._entries:
                 return [], mark
             newest = next(reversed(self._entries))
@@ -184,6 +190,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         """Remove a finished run's entries and return them (JSON-safe dicts)."""
         wanted = str(run_id)
         with self._lock:
+            self._flush()
             ids = [cid for cid, e in self._entries.items() if e.run_id == wanted]
             self._spent.pop(wanted, None)
             return [self._entries.pop(cid).to_dict() for cid in ids]
@@ -193,14 +200,41 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         if self._outer is not None:  # a nested cost_tracking() block: the outer one sees it too
             self._outer.add(entry)
         with self._lock:
-            if entry.call_id in self._entries:
-                return False
-            self._entries[entry.call_id] = entry
-            if entry.run_id is not None and entry.cost_usd is not None:
-                self._spent[entry.run_id] = self._spent.get(entry.run_id, 0.0) + entry.cost_usd
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-            return True
+            self._flush()
+            return self._insert(entry)
+
+    def _add_routed(
+        self, routing: Mapping[str, Any], usage: Mapping[str, Any], fallback_id: str, run: str
+    ) -> None:
+        if self.budget_usd is not None or self._outer is not None:
+            super()._add_routed(routing, usage, fallback_id, run)  # spend must be known now
+            return
+        self._deferred.append((routing, usage, fallback_id, run))  # atomic: no lock
+        if len(self._deferred) > _MAX_DEFERRED:  # a ledger nobody reads: one in, one built
+            with self._lock:
+                self._flush(keep=_MAX_DEFERRED)
+
+    def _flush(self, keep: int = 0) -> None:
+        """Turn the deferred records into entries, oldest first, until ``keep`` are left
+        (under the lock)."""
+        deferred = self._deferred
+        while len(deferred) > keep:
+            try:
+                routing, usage, fallback_id, run = deferred.popleft()
+            except IndexError:  # pragma: no cover - emptied by another thread's read
+                return
+            for entry in entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run):
+                self._insert(entry)
+
+    def _insert(self, entry: CostEntry) -> bool:
+        if entry.call_id in self._entries:
+            return False
+        self._entries[entry.call_id] = entry
+        if entry.run_id is not None and entry.cost_usd is not None:
+            self._spent[entry.run_id] = self._spent.get(entry.run_id, 0.0) + entry.cost_usd
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return True
 
     # ---- callbacks --------------------------------------------------------------------------
 
@@ -245,19 +279,15 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
                 task = resolved
             except (ValueError, RoutingError):
                 routed = False  # the model itself will raise on an impossible call
-        root = str(self._tracker.root_of(run_id, parent_run_id))
-        step = meta.get("langgraph_step")
-        pending = _Pending(
-            started=time.perf_counter(),
-            root=root,
-            model=model if isinstance(model, str) else None,
-            node=meta.get("langgraph_node"),
-            agent=agent_of(meta),
-            step=step if isinstance(step, int) else None,
-            thread_id=str(meta["thread_id"]) if meta.get("thread_id") else None,
-            task=task,
-            prompt_tokens=prompt_tokens,
-            prompt=prompt if prompt_tokens < 0 else None,
+        pending = _Pending(  # positional: this runs on every call
+            time.perf_counter(),
+            run_id,
+            parent_run_id,
+            meta,
+            model if isinstance(model, str) else None,
+            task,
+            prompt_tokens,
+            prompt if prompt_tokens < 0 else None,
         )
         budgeted = self.budget_usd is not None and pending.model in self.policy.models
         writes = 0  # prompt tokens the worst case prices as written to a provider's cache
@@ -266,6 +296,8 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
             writes = cache_writes_of(marks, pending.thread_id, prompt_tokens, prompt)
         with self._lock:
             if budgeted:  # admission is atomic: spent + held by calls in flight + this call
+                self._flush()
+                root = pending.root
                 spent = self._spent.get(root, 0.0)
                 held = self._reserved.get(root, 0.0)
                 grant = admit(
@@ -310,7 +342,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         if pending is None:
             return
         pending.streamed_chars += len(token or "")
-        if pending.first or chunk is None:
+        if pending.first is not None or chunk is None:
             return
         info = dict(getattr(chunk, "generation_info", None) or {})
         message = getattr(chunk, "message", None)

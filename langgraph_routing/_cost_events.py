@@ -10,35 +10,65 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
+from ._context import agent_of
 from ._errors import RoutesExhaustedError
 from ._failures import inspect_error
 from ._ledger import CALL_ID_HEADER, CostEntry, entries_from_routing, header, resolve_cost
 from ._policy import RoutingPolicy
+from ._runs import run_tracker
 from ._tokens import TokenCounter
 
 
 @dataclass(slots=True)
 class _Pending:
+    """A call in flight. Where it sits in the run (root, node, agent, step, thread) is read from
+    its metadata only when an entry needs it: a routed answer's record says all of it."""
+
     started: float
-    root: str
+    run_id: UUID
+    parent_run_id: UUID | None
+    meta: Mapping[str, Any]
     model: str | None
-    node: str | None
-    agent: str | None
-    step: int | None
-    thread_id: str | None
     task: str | None
     prompt_tokens: int  # -1: not counted yet (see ``tokens``)
     prompt: list[BaseMessage] | None = None
     reserved_usd: float = 0.0  # held against the run's budget until the call ends
-    first: dict[str, Any] = field(default_factory=dict)
+    first: dict[str, Any] | None = None  # the first streamed chunk's headers and record
     streamed_chars: int = 0
+    known_root: str | None = None
+
+    @property
+    def root(self) -> str:
+        """The run's root id (the outermost known ancestor of the call)."""
+        if self.known_root is None:
+            self.known_root = str(run_tracker().root_of(self.run_id, self.parent_run_id))
+        return self.known_root
+
+    @property
+    def node(self) -> str | None:
+        node = self.meta.get("langgraph_node")
+        return node if isinstance(node, str) else None
+
+    @property
+    def agent(self) -> str | None:
+        return agent_of(self.meta)
+
+    @property
+    def step(self) -> int | None:
+        step = self.meta.get("langgraph_step")
+        return step if isinstance(step, int) else None
+
+    @property
+    def thread_id(self) -> str | None:
+        thread_id = self.meta.get("thread_id")
+        return str(thread_id) if thread_id else None
 
 
 class CostEvents:
@@ -49,6 +79,13 @@ class CostEvents:
 
     def add(self, entry: CostEntry) -> bool:
         raise NotImplementedError
+
+    def _add_routed(
+        self, routing: Mapping[str, Any], usage: Mapping[str, Any], fallback_id: str, run: str
+    ) -> None:
+        """Add the entries of a routed call's record (a handler may defer building them)."""
+        for entry in entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run):
+            self.add(entry)
 
     def _ended(self, pending: _Pending, response: LLMResult, run_id: UUID) -> None:
         if not response.generations or not response.generations[0]:
@@ -61,10 +98,7 @@ class CostEvents:
             routing = (generation.generation_info or {}).get("routing")
         usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
         if isinstance(routing, Mapping):  # a routed call's record (read without copies)
-            for entry in entries_from_routing(
-                routing, usage, fallback_id=str(run_id), run_id=pending.root
-            ):
-                self.add(entry)
+            self._add_routed(routing, usage, str(run_id), routing.get("run_id") or pending.root)
             return
         meta: dict[str, Any] = {**(generation.generation_info or {}), **answered}
         model = str(meta.get("model_name") or pending.model or "")
@@ -107,11 +141,12 @@ class CostEvents:
             isinstance(error, GeneratorExit | KeyboardInterrupt)
             or type(error).__name__ == "CancelledError"
         )
-        headers = (pending.first.get("headers") if cancelled else None) or {}
+        first = pending.first or {}
+        headers = (first.get("headers") if cancelled else None) or {}
         info = None if cancelled else inspect_error(error)
         if info is not None:
             headers = dict(info.headers)
-        routing: dict[str, Any] = pending.first.get("routing") or {}
+        routing: dict[str, Any] = first.get("routing") or {}
         model = str(routing.get("model") or pending.model or "")
         completion = max(pending.streamed_chars // 4, 0) if cancelled else 0
         estimate = None

@@ -168,6 +168,55 @@ def test_plain_chat_openai_is_costed_too(gateway: LocalGateway) -> None:
     _assert_exact(costs, gateway)
 
 
+def test_ledger_keeps_call_order_across_routed_plain_and_failed_calls(
+    gateway: LocalGateway, model: Any
+) -> None:
+    """A routed answer's entries are built when the ledger is first read; entries added at once
+    (a plain model, a failed call) still land after the routed calls that came first, every
+    reader sees them all, and the gateway's spend is matched exactly."""
+    handler = CostCallbackHandler()
+    cfg: Any = {"callbacks": [handler]}
+    plain = plain_chat(gateway)
+    model.with_task("tool_select").invoke("first", config=cfg)
+    assert repr(handler).startswith("CostCallbackHandler(entries=1, total_usd=0.0000")
+    plain.invoke("second", config=cfg)
+    model.with_task("synthesize").invoke("third", config=cfg)
+    gateway.add_fault("auth_error")
+    with pytest.raises(Exception):  # noqa: B017 - a 401 is never retried: the call fails
+        model.with_task("tool_select").invoke("fourth", config=cfg)
+    statuses = [(r.model, r.status) for r in gateway.log]
+    assert statuses[-1][1] == 401 and len(statuses) == 4  # the fault happened
+    entries = handler.entries
+    assert [e.status for e in entries] == ["ok", "ok", "ok", "error"]
+    assert [e.call_id for e in entries[:3]] == [r.call_id for r in gateway.log[:3]]
+    assert [e.task for e in entries[:3]] == ["tool_select", None, "synthesize"]
+    assert handler.total_usd == gateway_total(gateway) > 0
+    run = str(entries[2].run_id)
+    assert handler.spent_usd(run) == entries[2].cost_usd
+    fresh, mark = handler.entries_since(None)
+    assert [e.call_id for e in fresh] == [e.call_id for e in entries] and mark == entries[
+        -1
+    ].call_id
+
+
+def test_many_unread_routed_answers_are_bounded_and_exact(
+    gateway: LocalGateway, model: Any
+) -> None:
+    """Records waiting to become entries are bounded: past the bound, each new answer has the
+    oldest one built (no call pays for a batch)."""
+    from langgraph_routing import _callbacks
+
+    handler = CostCallbackHandler()
+    routed = model.with_task("tool_select")
+    for i in range(_callbacks._MAX_DEFERRED + 5):
+        routed.invoke(f"call {i}", config={"callbacks": [handler]})
+    assert len(handler._deferred) == _callbacks._MAX_DEFERRED
+    assert len(handler._entries) == 5
+    assert len(handler.entries) == len(gateway.log) == _callbacks._MAX_DEFERRED + 5
+    assert not handler._deferred
+    _assert_exact(handler, gateway)
+
+
 @pytest.mark.parametrize("garbage", ["abc", "-1", "nan", None])
 def test_garbage_or_missing_cost_header_is_estimate_never_zero(
     gateway: LocalGateway, model: Any, garbage: str | None
