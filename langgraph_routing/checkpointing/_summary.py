@@ -58,7 +58,9 @@ def _field(entry: Any, name: str) -> Any:
 def to_record(cost: Any, model: Any) -> Record:
     """(cost, model) of one call: a finite non-negative number or None, a name or None."""
     kind = type(cost)
-    if kind is bool or not isinstance(cost, int | float) or not math.isfinite(cost):
+    if kind is float and cost - cost == 0.0:  # the common case: a finite float
+        known: float | None = cost
+    elif kind is bool or not isinstance(cost, int | float) or not math.isfinite(cost):
         known = None
     else:
         known = float(cost)
@@ -94,10 +96,11 @@ def routing_records(
 
 
 def _group(message: Any, position: int) -> tuple[str, dict[str, Record]] | None:
-    if not isinstance(message, AIMessage):
+    # exact types first: these run for every new message of every put
+    if type(message) is not AIMessage and not isinstance(message, AIMessage):
         return None
     routing = message.response_metadata.get("routing")
-    if not isinstance(routing, Mapping):
+    if type(routing) is not dict and not isinstance(routing, Mapping):
         return None
     return routing_records(routing, str(message.id or f"message-{position}"))
 
