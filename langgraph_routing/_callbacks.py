@@ -258,9 +258,10 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         routed = "routing_bound_task" in meta  # a RoutingChatModel
         pinned = params.get("model") if routed else None  # e.g. by a Router: that model
         prompt = messages[0] if messages else []
-        # a routed call's record says everything at the end; count now only to price a budget
+        # the answer's usage (or a routed call's record) says it at the end: count the prompt
+        # now only to price a budget (else later, and only when an answer has no usage)
         prompt_tokens = -1
-        if not routed or self.budget_usd is not None:
+        if self.budget_usd is not None:
             prompt_tokens = self._counter.count(prompt, "", params.get("tools") or None).tokens
         reserve_tokens = max_out or self.policy.reserve_output_tokens
         if routed and prompt_tokens >= 0:
@@ -288,6 +289,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
             task,
             prompt_tokens,
             prompt if prompt_tokens < 0 else None,
+            params.get("tools") if prompt_tokens < 0 else None,
         )
         budgeted = self.budget_usd is not None and pending.model in self.policy.models
         writes = 0  # prompt tokens the worst case prices as written to a provider's cache

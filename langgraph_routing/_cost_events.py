@@ -39,6 +39,7 @@ class _Pending:
     task: str | None
     prompt_tokens: int  # -1: not counted yet (see ``tokens``)
     prompt: list[BaseMessage] | None = None
+    tools: Any = None  # the tools sent with the prompt (counted with it)
     reserved_usd: float = 0.0  # held against the run's budget until the call ends
     first: dict[str, Any] | None = None  # the first streamed chunk's headers and record
     streamed_chars: int = 0
@@ -97,7 +98,9 @@ class CostEvents:
         if routing is None:
             routing = (generation.generation_info or {}).get("routing")
         usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
-        if isinstance(routing, Mapping):  # a routed call's record (read without copies)
+        # a routed call's record (read without copies; exact type first: an abstract-class
+        # check is slow on this path, which every call takes)
+        if type(routing) is dict or isinstance(routing, Mapping):
             self._add_routed(routing, usage, str(run_id), routing.get("run_id") or pending.root)
             return
         meta: dict[str, Any] = {**(generation.generation_info or {}), **answered}
@@ -173,7 +176,10 @@ class CostEvents:
 
     def _prompt_tokens(self, pending: _Pending) -> int:
         if pending.prompt_tokens < 0:
-            pending.prompt_tokens = self._counter.count(pending.prompt or []).tokens
+            pending.prompt_tokens = self._counter.count(
+                pending.prompt or [], "", pending.tools or None
+            ).tokens
+            pending.tools = None
             pending.prompt = None
         return pending.prompt_tokens
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_DURABILITY
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
@@ -45,6 +46,7 @@ class Harness:
 
     def __init__(self, checkpointer: Any) -> None:
         self.runs: Counter[tuple[str, str]] = Counter()
+        self.durability: dict[str, Any] = {}  # the durability each thread's last finish ran with
         self.broken: set[str] = set()
         self.ask: set[str] = set()
 
@@ -67,6 +69,8 @@ class Harness:
 
         def finish(state: State, config: RunnableConfig) -> dict[str, Any]:
             self.runs[_tid(config), "finish"] += 1
+            # LangGraph hands a run's durability to its nodes under this (internal) key
+            self.durability[_tid(config)] = config["configurable"].get(CONFIG_KEY_DURABILITY)
             return {"stop_reason": "done"}
 
         g = StateGraph(State)
@@ -155,6 +159,26 @@ def test_resume_thread_skips_finished_nodes(checkpointer: RoutingCheckpointer) -
     assert result["stop_reason"] == "done"
     assert h.runs == Counter({("bad", "plan"): 1, ("bad", "act"): 2, ("bad", "finish"): 1})
     assert _by_id(list_threads(checkpointer))["bad"].status == "done"
+
+
+def test_resumes_write_each_step_before_the_next_unless_told_otherwise(
+    checkpointer: RoutingCheckpointer,
+) -> None:
+    """A resume runs with durability="sync" (a process killed mid-resume loses no finished,
+    paid step: the SIGKILL loop of test_resume_crash is the fault-level proof); a caller may
+    pass LangGraph's other modes, or None for the graph's own default."""
+    h = Harness(checkpointer)
+    h.broken |= {"t1", "t2", "t3", "t4", "t5"}
+    for tid in ("t1", "t2", "t3", "t4", "t5"):
+        h.start(tid)
+    h.broken.clear()
+    resume_thread(h.graph, "t1")
+    resume_thread(h.graph, "t2", durability="exit")
+    resume_thread(h.graph, "t3", durability=None)
+    assert [o.ok for o in resume_failed(h.graph, checkpointer, thread_ids=["t4"])] == [True]
+    # a binding of a graph (with_config) is resumed the same way, async too
+    asyncio.run(aresume_thread(h.graph.with_config(recursion_limit=9), "t5"))
+    assert h.durability == {"t1": "sync", "t2": "exit", "t3": None, "t4": "sync", "t5": "sync"}
 
 
 def test_resume_failed_reports_each_thread(checkpointer: RoutingCheckpointer) -> None:

@@ -3,6 +3,11 @@
 Finished nodes are not run again (their results are in the checkpoint); a thread that fails
 again is reported with a short, secret-free error and the others still run. Which threads
 failed is read by :func:`~langgraph_routing.checkpointing._threads.list_threads`.
+
+A resume runs with ``durability="sync"`` by default: each finished step's checkpoint is
+written before the next step starts. With LangGraph's default (``"async"``, written while the
+next step runs), a process killed during a step could lose the step before it, which would then
+be run, and paid for, again.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+from langgraph.types import Durability
 
 from langgraph_routing.checkpointing._threads import (
     ThreadInfo,
@@ -53,27 +60,49 @@ def _thread_config(thread_id: str, config: dict[str, Any]) -> RunnableConfig:
     return out
 
 
-def resume_thread(graph: Runnable[Any, Any], thread_id: str, **config: Any) -> Any:
+def _run_kwargs(graph: Runnable[Any, Any], durability: Durability | None) -> dict[str, Any]:
+    """``durability`` for a LangGraph graph (or a binding of one); nothing for other runnables."""
+    target = graph.bound if isinstance(graph, RunnableBinding) else graph
+    return {"durability": durability} if durability and isinstance(target, Pregel) else {}
+
+
+def resume_thread(
+    graph: Runnable[Any, Any],
+    thread_id: str,
+    *,
+    durability: Durability | None = "sync",
+    **config: Any,
+) -> Any:
     """Resume a thread from its last checkpoint: ``graph.invoke(None, {thread_id})``.
 
-    Finished nodes are not run again. Extra keyword arguments are config keys
-    (``recursion_limit=...``, ``configurable={...}``, ``callbacks=[...]``).
+    Finished nodes are not run again. ``durability`` (``"sync"`` by default: a process killed
+    mid-resume loses no finished step; None: the graph's own default) is LangGraph's. Extra
+    keyword arguments are config keys (``recursion_limit=...``, ``configurable={...}``,
+    ``callbacks=[...]``).
 
     Example::
 
         result = resume_thread(graph, "t1", recursion_limit=50)
     """
-    return graph.invoke(None, _thread_config(thread_id, config))
+    return graph.invoke(None, _thread_config(thread_id, config), **_run_kwargs(graph, durability))
 
 
-async def aresume_thread(graph: Runnable[Any, Any], thread_id: str, **config: Any) -> Any:
+async def aresume_thread(
+    graph: Runnable[Any, Any],
+    thread_id: str,
+    *,
+    durability: Durability | None = "sync",
+    **config: Any,
+) -> Any:
     """Async :func:`resume_thread`.
 
     Example::
 
         result = await aresume_thread(graph, "t1")
     """
-    return await graph.ainvoke(None, _thread_config(thread_id, config))
+    return await graph.ainvoke(
+        None, _thread_config(thread_id, config), **_run_kwargs(graph, durability)
+    )
 
 
 def _status_of(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> ThreadStatus | None:

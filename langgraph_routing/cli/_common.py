@@ -158,7 +158,9 @@ def execute(
     config = thread_config(thread_id, **metadata)
     try:
         with out.status(f"Running thread {escape(thread_id)}…"):
-            for chunk in graph.stream(inputs, config, stream_mode="custom"):
+            # durability="sync": a step's checkpoint is written before the next step starts,
+            # so a process killed mid-run never has a finished (paid) step run again
+            for chunk in graph.stream(inputs, config, stream_mode="custom", durability="sync"):
                 if isinstance(chunk, dict) and chunk.get("event") == "routing":
                     from langgraph_routing.cli._render import step_line
 
