@@ -223,7 +223,12 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
                 routing, usage, fallback_id, run = deferred.popleft()
             except IndexError:  # pragma: no cover - emptied by another thread's read
                 return
-            for entry in entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run):
+            try:
+                entries = entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run)
+            except Exception as exc:  # a malformed record: skipped, as a callback would skip it
+                _log.warning("cost tracking skipped one event: %s", type(exc).__name__)
+                continue
+            for entry in entries:
                 self._insert(entry)
 
     def _insert(self, entry: CostEntry) -> bool:

@@ -481,6 +481,13 @@ def test_workers_opening_a_fresh_postgres_database_together_set_it_up_one_at_a_t
     with psycopg.connect(postgres_db_url) as conn:
         versions = [r[0] for r in conn.execute("SELECT v FROM checkpoint_migrations").fetchall()]
     assert len(versions) == len(set(versions)) > 0
+    # a database already set up is opened without the lock (a worker holding it, e.g. during
+    # a long migration of another version, delays nobody): opened while the lock is held
+    with psycopg.connect(postgres_db_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        with open_checkpointer(postgres_db_url) as cp:
+            assert cp.get_tuple(_cfg("sync")) is not None
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
 # -- a corrupt or read-only SQLite file fails at open, naming what to do ---------------------

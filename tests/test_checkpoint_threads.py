@@ -168,17 +168,28 @@ def test_resumes_write_each_step_before_the_next_unless_told_otherwise(
     paid step: the SIGKILL loop of test_resume_crash is the fault-level proof); a caller may
     pass LangGraph's other modes, or None for the graph's own default."""
     h = Harness(checkpointer)
-    h.broken |= {"t1", "t2", "t3", "t4", "t5"}
-    for tid in ("t1", "t2", "t3", "t4", "t5"):
+    threads = ("t1", "t2", "t3", "t4", "t5", "t6", "t7")
+    h.broken |= set(threads)
+    for tid in threads:
         h.start(tid)
     h.broken.clear()
     resume_thread(h.graph, "t1")
     resume_thread(h.graph, "t2", durability="exit")
     resume_thread(h.graph, "t3", durability=None)
     assert [o.ok for o in resume_failed(h.graph, checkpointer, thread_ids=["t4"])] == [True]
-    # a binding of a graph (with_config) is resumed the same way, async too
+    # bindings of a graph are resumed the same way (async too), unless they set a durability
     asyncio.run(aresume_thread(h.graph.with_config(recursion_limit=9), "t5"))
-    assert h.durability == {"t1": "sync", "t2": "exit", "t3": None, "t4": "sync", "t5": "sync"}
+    resume_thread(h.graph.with_retry(stop_after_attempt=1), "t6")
+    resume_thread(h.graph.bind(durability="exit"), "t7")
+    assert h.durability == {
+        "t1": "sync",
+        "t2": "exit",
+        "t3": None,
+        "t4": "sync",
+        "t5": "sync",
+        "t6": "sync",
+        "t7": "exit",
+    }
 
 
 def test_resume_failed_reports_each_thread(checkpointer: RoutingCheckpointer) -> None:

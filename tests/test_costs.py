@@ -199,6 +199,27 @@ def test_ledger_keeps_call_order_across_routed_plain_and_failed_calls(
     ].call_id
 
 
+def test_a_malformed_routing_record_is_skipped_and_breaks_no_read(
+    gateway: LocalGateway, model: Any
+) -> None:
+    """An answer whose routing record is garbage (any chat model may put a ``routing`` key in
+    its metadata) is skipped with a warning when the ledger is read; the other entries, and
+    every reader, are unaffected."""
+    from langchain_core.outputs import ChatGeneration, LLMResult
+
+    handler = CostCallbackHandler()
+    cfg: Any = {"callbacks": [handler]}
+    model.with_task("tool_select").invoke("before", config=cfg)
+    bad_run = uuid.uuid4()
+    handler.on_chat_model_start({}, [[HumanMessage("x")]], run_id=bad_run, metadata={})
+    garbage = AIMessage("x", response_metadata={"routing": {"attempts": 5}})
+    handler.on_llm_end(LLMResult(generations=[[ChatGeneration(message=garbage)]]), run_id=bad_run)
+    model.with_task("tool_select").invoke("after", config=cfg)
+    assert [e.call_id for e in handler.entries] == [r.call_id for r in gateway.log]
+    assert handler.entries_since(None)[1] == gateway.log[-1].call_id
+    _assert_exact(handler, gateway)
+
+
 def test_many_unread_routed_answers_are_bounded_and_exact(
     gateway: LocalGateway, model: Any
 ) -> None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextlib import (
+    AsyncExitStack,
+    ExitStack,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,6 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._urls import redact_url, scrub_connection_text
 from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
+from langgraph_routing.checkpointing._intents import TABLE as INTENTS_TABLE
 from langgraph_routing.checkpointing._intents import PostgresIntents, SqliteIntents
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
@@ -37,10 +45,39 @@ _POSTGRES_HINT = "install langgraph-routing[postgres] (pip install 'langgraph-ro
 # It is polled with pg_try_advisory_lock, never waited for in a statement: the migrations run
 # CREATE INDEX CONCURRENTLY, which waits for every open transaction of the database, including
 # a blocked pg_advisory_lock call (a deadlock).
+# A database already set up (the usual case: every open after the first) takes no lock at all.
 _SETUP_LOCK = 0x6C67725F63  # "lgr_c"
 _SETUP_WAIT_S = 120.0
 _TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS locked"
-_UNLOCK = "SELECT pg_advisory_unlock(%s)"
+_UNLOCK = "SELECT pg_advisory_unlock(%s) AS unlocked"
+_TABLES = (
+    "SELECT to_regclass('checkpoint_migrations') IS NOT NULL "
+    f"AND to_regclass('{INTENTS_TABLE}') IS NOT NULL AS present"
+)
+_VERSION = "SELECT max(v) AS v FROM checkpoint_migrations"
+_log = logging.getLogger("langgraph_routing.checkpointing")
+
+
+def _set_up(conn: Any, saver: Any) -> bool:
+    """Whether every table exists and every migration of ``saver`` has run (no lock needed)."""
+    if not conn.execute(_TABLES).fetchone()["present"]:
+        return False
+    return bool(conn.execute(_VERSION).fetchone()["v"] == len(saver.MIGRATIONS) - 1)
+
+
+async def _aset_up(conn: Any, saver: Any) -> bool:
+    if not (await (await conn.execute(_TABLES)).fetchone())["present"]:
+        return False
+    return bool((await (await conn.execute(_VERSION)).fetchone())["v"] == len(saver.MIGRATIONS) - 1)
+
+
+def _unlocked(row: Any) -> None:
+    if not row["unlocked"]:  # the unlock ran on another server session than the lock
+        _log.warning(
+            "the checkpoint setup lock was not held by this session at release: is a "
+            "transaction-pooling proxy (PgBouncer pool_mode=transaction) between this worker "
+            "and PostgreSQL? Open checkpointers through a direct or session-pooled connection."
+        )
 
 
 def _setup_wait_error(target: str) -> CheckpointerError:
@@ -62,7 +99,7 @@ def _setup_lock(conn: Any, target: str) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.execute(_UNLOCK, (_SETUP_LOCK,))
+        _unlocked(conn.execute(_UNLOCK, (_SETUP_LOCK,)).fetchone())
 
 
 @asynccontextmanager
@@ -76,7 +113,7 @@ async def _asetup_lock(conn: Any, target: str) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await conn.execute(_UNLOCK, (_SETUP_LOCK,))
+        _unlocked(await (await conn.execute(_UNLOCK, (_SETUP_LOCK,))).fetchone())
 
 
 def _scrub(text: str, url: str) -> str:
@@ -294,7 +331,7 @@ class CheckpointerOpener:
         stack.callback(conn.close)
         saver = PostgresSaver(conn)
         try:
-            with _setup_lock(conn, target):
+            with nullcontext() if _set_up(conn, saver) else _setup_lock(conn, target):
                 saver.setup()
                 intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
@@ -371,7 +408,8 @@ class CheckpointerOpener:
         stack.push_async_callback(conn.close)
         saver = AsyncPostgresSaver(conn)
         try:
-            async with _asetup_lock(conn, target):
+            ready = await _aset_up(conn, saver)
+            async with nullcontext() if ready else _asetup_lock(conn, target):
                 await saver.setup()
                 intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.base import RunnableBindingBase
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Durability
@@ -61,8 +62,13 @@ def _thread_config(thread_id: str, config: dict[str, Any]) -> RunnableConfig:
 
 
 def _run_kwargs(graph: Runnable[Any, Any], durability: Durability | None) -> dict[str, Any]:
-    """``durability`` for a LangGraph graph (or a binding of one); nothing for other runnables."""
-    target = graph.bound if isinstance(graph, RunnableBinding) else graph
+    """``durability`` for a LangGraph graph, also inside bindings (``with_config``, ``bind``,
+    ``with_retry``); nothing for other runnables, nor when a binding already sets one."""
+    target: Any = graph
+    while isinstance(target, RunnableBindingBase):
+        if "durability" in target.kwargs:
+            return {}  # the caller's own choice (graph.bind(durability=...)) stands
+        target = target.bound
     return {"durability": durability} if durability and isinstance(target, Pregel) else {}
 
 
