@@ -132,6 +132,19 @@ def create_database(admin_url: str, dbname: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
+def sessions_where(url: str, condition: str) -> int:
+    """How many other sessions of the database ``url`` match ``condition`` (SQL over
+    ``pg_stat_activity``): lets a test see a worker waiting on a lock."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            f"AND pid <> pg_backend_pid() AND ({condition})"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _skip_or_fail(message: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)

@@ -17,17 +17,13 @@ import pytest
 from langgraph_routing import RoutingChatModel, RoutingPolicy
 from langgraph_routing.shared_state import health_key
 from langgraph_routing.testing import LocalGateway
+from tests.fixtures_postgres import sessions_where
 
 psycopg = pytest.importorskip("psycopg")
 
 
 def _lock_waiters(url: str) -> int:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-    return int(row[0]) if row else 0
+    return sessions_where(url, "wait_event_type = 'Lock'")
 
 
 def _observe(

@@ -32,7 +32,7 @@ from langgraph_routing.checkpointing._adapter import (
     routing_summary,
 )
 from langgraph_routing.checkpointing._open import open_checkpointer, redact_url
-from tests.fixtures_postgres import _free_port
+from tests.fixtures_postgres import _free_port, sessions_where
 
 SECRET = "sk-live-DO-NOT-LEAK-0123456789"
 PASSWORD = "hunter2-pw-XYZ"
@@ -413,16 +413,9 @@ def test_open_postgres_sync_then_async(postgres_db_url: str) -> None:
 
 
 def _setup_lock_pollers(url: str) -> int:
-    """Sessions of the database whose last statement tried the setup lock (and did not get it,
-    as long as the test holds it)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND query LIKE '%%pg_try_advisory_lock%%' AND pid <> pg_backend_pid()"
-        ).fetchone()
-    return int(row[0]) if row else 0
+    """Sessions whose last statement tried the setup lock (and did not get it, as long as the
+    test holds it)."""
+    return sessions_where(url, "query LIKE '%%pg_try_advisory_lock%%'")
 
 
 @pytest.mark.postgres
@@ -438,7 +431,7 @@ def test_workers_opening_a_fresh_postgres_database_together_set_it_up_one_at_a_t
 
     import psycopg
 
-    from langgraph_routing.checkpointing._open import _SETUP_LOCK
+    from langgraph_routing.checkpointing._postgres_setup import SETUP_LOCK as _SETUP_LOCK
 
     results: list[str] = []
     errors: list[BaseException] = []

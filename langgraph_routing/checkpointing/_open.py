@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from contextlib import (
     AsyncExitStack,
     ExitStack,
-    asynccontextmanager,
-    contextmanager,
     nullcontext,
 )
 from pathlib import Path
@@ -25,8 +20,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_routing._callbacks import CostCallbackHandler
 from langgraph_routing._urls import redact_url, scrub_connection_text
 from langgraph_routing.checkpointing._adapter import CheckpointerError, RoutingCheckpointer
-from langgraph_routing.checkpointing._intents import TABLE as INTENTS_TABLE
 from langgraph_routing.checkpointing._intents import PostgresIntents, SqliteIntents
+from langgraph_routing.checkpointing._postgres_setup import aset_up, asetup_lock, set_up, setup_lock
 
 __all__ = ["CheckpointerOpener", "open_checkpointer", "redact_url"]
 
@@ -40,80 +35,6 @@ SUPPORTED_URLS = (
 )
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 _POSTGRES_HINT = "install langgraph-routing[postgres] (pip install 'langgraph-routing[postgres]')"
-# Session advisory lock held while the checkpoint tables are created: workers that start together
-# on a fresh database would otherwise race on PostgresSaver's migration rows (a duplicate key).
-# It is polled with pg_try_advisory_lock, never waited for in a statement: the migrations run
-# CREATE INDEX CONCURRENTLY, which waits for every open transaction of the database, including
-# a blocked pg_advisory_lock call (a deadlock).
-# A database already set up (the usual case: every open after the first) takes no lock at all.
-_SETUP_LOCK = 0x6C67725F63  # "lgr_c"
-_SETUP_WAIT_S = 120.0
-_TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS locked"
-_UNLOCK = "SELECT pg_advisory_unlock(%s) AS unlocked"
-_TABLES = (
-    "SELECT to_regclass('checkpoint_migrations') IS NOT NULL "
-    f"AND to_regclass('{INTENTS_TABLE}') IS NOT NULL AS present"
-)
-_VERSION = "SELECT max(v) AS v FROM checkpoint_migrations"
-_log = logging.getLogger("langgraph_routing.checkpointing")
-
-
-def _set_up(conn: Any, saver: Any) -> bool:
-    """Whether every table exists and every migration of ``saver`` has run (no lock needed)."""
-    if not conn.execute(_TABLES).fetchone()["present"]:
-        return False
-    return bool(conn.execute(_VERSION).fetchone()["v"] == len(saver.MIGRATIONS) - 1)
-
-
-async def _aset_up(conn: Any, saver: Any) -> bool:
-    if not (await (await conn.execute(_TABLES)).fetchone())["present"]:
-        return False
-    return bool((await (await conn.execute(_VERSION)).fetchone())["v"] == len(saver.MIGRATIONS) - 1)
-
-
-def _unlocked(row: Any) -> None:
-    if not row["unlocked"]:  # the unlock ran on another server session than the lock
-        _log.warning(
-            "the checkpoint setup lock was not held by this session at release: is a "
-            "transaction-pooling proxy (PgBouncer pool_mode=transaction) between this worker "
-            "and PostgreSQL? Open checkpointers through a direct or session-pooled connection."
-        )
-
-
-def _setup_wait_error(target: str) -> CheckpointerError:
-    return CheckpointerError(
-        f"cannot create the checkpoint tables in {target}: another worker has held the setup "
-        f"lock for over {_SETUP_WAIT_S:.0f} s; is a worker stuck while opening the database?"
-    )
-
-
-@contextmanager
-def _setup_lock(conn: Any, target: str) -> Iterator[None]:
-    """Hold the database's setup lock (one opening worker at a time creates the tables)."""
-    delay, deadline = 0.005, time.monotonic() + _SETUP_WAIT_S
-    while not conn.execute(_TRY_LOCK, (_SETUP_LOCK,)).fetchone()["locked"]:
-        if time.monotonic() > deadline:
-            raise _setup_wait_error(target)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    try:
-        yield
-    finally:
-        _unlocked(conn.execute(_UNLOCK, (_SETUP_LOCK,)).fetchone())
-
-
-@asynccontextmanager
-async def _asetup_lock(conn: Any, target: str) -> AsyncIterator[None]:
-    delay, deadline = 0.005, time.monotonic() + _SETUP_WAIT_S
-    while not (await (await conn.execute(_TRY_LOCK, (_SETUP_LOCK,))).fetchone())["locked"]:
-        if time.monotonic() > deadline:
-            raise _setup_wait_error(target)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    try:
-        yield
-    finally:
-        _unlocked(await (await conn.execute(_UNLOCK, (_SETUP_LOCK,))).fetchone())
 
 
 def _scrub(text: str, url: str) -> str:
@@ -331,7 +252,7 @@ class CheckpointerOpener:
         stack.callback(conn.close)
         saver = PostgresSaver(conn)
         try:
-            with nullcontext() if _set_up(conn, saver) else _setup_lock(conn, target):
+            with nullcontext() if set_up(conn, saver) else setup_lock(conn, target):
                 saver.setup()
                 intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
@@ -408,8 +329,8 @@ class CheckpointerOpener:
         stack.push_async_callback(conn.close)
         saver = AsyncPostgresSaver(conn)
         try:
-            ready = await _aset_up(conn, saver)
-            async with nullcontext() if ready else _asetup_lock(conn, target):
+            ready = await aset_up(conn, saver)
+            async with nullcontext() if ready else asetup_lock(conn, target):
                 await saver.setup()
                 intents = PostgresIntents(url, self._connect_timeout)
         except psycopg.Error as exc:
