@@ -223,17 +223,22 @@ def test_a_malformed_routing_record_is_skipped_and_breaks_no_read(
 def test_many_unread_routed_answers_are_bounded_and_exact(
     gateway: LocalGateway, model: Any
 ) -> None:
-    """Records waiting to become entries are bounded: past the bound, each new answer has the
-    oldest one built (no call pays for a batch)."""
+    """Records waiting to become entries are bounded: past the bound, the oldest are built in
+    one small batch (one call in ``_FLUSH_BATCH`` pays for it), the rest wait."""
     from langgraph_routing import _callbacks
 
+    bound, batch = _callbacks._MAX_DEFERRED, _callbacks._FLUSH_BATCH
     handler = CostCallbackHandler()
     routed = model.with_task("tool_select")
-    for i in range(_callbacks._MAX_DEFERRED + 5):
+    for i in range(bound + 1):
         routed.invoke(f"call {i}", config={"callbacks": [handler]})
-    assert len(handler._deferred) == _callbacks._MAX_DEFERRED
-    assert len(handler._entries) == 5
-    assert len(handler.entries) == len(gateway.log) == _callbacks._MAX_DEFERRED + 5
+    assert len(handler._deferred) == bound - batch
+    assert len(handler._entries) == batch + 1
+    for i in range(batch - 1):  # back up to the bound: nothing more is built
+        routed.invoke(f"more {i}", config={"callbacks": [handler]})
+    assert len(handler._deferred) == bound - 1
+    assert len(handler._entries) == batch + 1
+    assert len(handler.entries) == len(gateway.log) == bound + batch
     assert not handler._deferred
     _assert_exact(handler, gateway)
 

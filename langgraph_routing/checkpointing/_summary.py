@@ -80,9 +80,14 @@ def routing_records(
     ('c2', {'m1:1': (0.0, 'a'), 'c2': (0.5, 'b')})
     """
     answer = routing.get("call_id")
+    attempts: Sequence[Any] = routing.get("attempts") or ()
+    if len(attempts) == 1 and type(attempts[0]) is dict and attempts[0].get("error_kind") is None:
+        only = attempts[0]  # the common case: answered at the first attempt
+        key = answer or only.get("call_id") or f"{fallback_id}:1"
+        return str(key), {key: to_record(routing.get("cost_usd"), only.get("model"))}
     records: dict[str, Record] = {}
     key = ""
-    for i, attempt in enumerate(routing.get("attempts") or (), start=1):
+    for i, attempt in enumerate(attempts, start=1):
         call_id = attempt.get("call_id") or f"{fallback_id}:{i}"
         if attempt.get("error_kind") is None:
             key = answer or call_id
@@ -234,7 +239,7 @@ class Ledger:
     (lazily) to merge the handler's entries.
     """
 
-    __slots__ = ("_ids", "entries", "known", "last", "models", "unknown")
+    __slots__ = ("_ids", "_sorted", "entries", "known", "last", "models", "unknown")
 
     def __init__(self) -> None:
         self.entries: list[Any] | tuple[Any, ...] = ()
@@ -243,37 +248,54 @@ class Ledger:
         self.models: set[str] = set()
         self.last: Any = None
         self._ids: set[str] | None = None
+        self._sorted: list[str] = []  # ``models`` sorted (a new list whenever it changes)
 
     def read(self, entries: list[Any] | tuple[Any, ...]) -> Ledger:
         """Add the entries appended since the last read (what ``add_costs`` does); a ledger
-        that was not appended to is read again in full (into a new object, returned)."""
-        n, last = len(self.entries), self.last
-        start = n if 0 < n <= len(entries) and _field(entries[n - 1], "call_id") == last else 0
+        that was not appended to is read again in full (into a new object, returned).
+
+        Plain loops, not comprehensions: this runs on puts, usually for one new entry, and
+        (before Python 3.12) each comprehension is a function call of its own.
+        """
+        n = len(self.entries)
+        start = 0
+        if 0 < n <= len(entries):
+            tail = entries[n - 1]
+            if (
+                tail.get("call_id") if type(tail) is dict else _field(tail, "call_id")
+            ) == self.last:
+                start = n
         totals = self if start or not n else Ledger()
-        tail = entries[start:] if start else entries
-        try:  # dicts (the ledger's shape): comprehensions, this runs on puts
-            costs = [e.get("cost_usd") for e in tail]
-            names = {e.get("model") for e in tail}
-        except AttributeError:  # CostEntry objects
-            costs = [_field(e, "cost_usd") for e in tail]
-            names = {_field(e, "model") for e in tail}
-        finite = [c for c in costs if type(c) is float and c - c == 0.0]
-        totals.known.extend(finite)
-        unknown = costs.count(None)
-        if len(finite) + unknown != len(costs):  # ints, numpy scalars, nan, garbage
-            for cost in costs:
-                if cost is None or (type(cost) is float and cost - cost == 0.0):
-                    continue
+        known, models = totals.known, totals.models
+        unknown, new_model = 0, False
+        for i in range(start, len(entries)):
+            entry = entries[i]
+            if type(entry) is dict:  # the ledger's shape
+                cost, model = entry.get("cost_usd"), entry.get("model")
+            else:  # CostEntry objects, other mappings
+                cost, model = _field(entry, "cost_usd"), _field(entry, "model")
+            if type(cost) is float and cost - cost == 0.0:  # a finite float
+                known.append(cost)
+            elif cost is None:
+                unknown += 1
+            else:  # ints, numpy scalars, nan, garbage
                 value = to_record(cost, None)[0]
                 if value is None:
                     unknown += 1
                 else:
-                    totals.known.append(value)
-        names.discard(None)
-        totals.models.update([m for m in names if type(m) is str and m])
+                    known.append(value)
+            if type(model) is str and model and model not in models:
+                models.add(model)
+                new_model = True
+        if new_model:
+            totals._sorted = sorted(models)
         totals.unknown += unknown
         totals.entries = entries
-        totals.last = _field(entries[-1], "call_id") if entries else None
+        if entries:
+            last = entries[-1]
+            totals.last = last.get("call_id") if type(last) is dict else _field(last, "call_id")
+        else:
+            totals.last = None
         totals._ids = None
         return totals
 
@@ -284,24 +306,25 @@ class Ledger:
 
     def summary(self, extra: Mapping[str, Record]) -> dict[str, Any]:
         """The totals plus the ``extra`` records whose call id the ledger does not have."""
-        known, unknown, models = self.known, self.unknown, self.models
+        known, unknown, models = self.known, self.unknown, self._sorted
         calls = len(self.entries)
         if extra:
             ids = self.ids()
             more = [rec for call_id, rec in extra.items() if call_id not in ids]
             if more:
-                known, models = list(known), set(models)
+                known, names = list(known), set(self.models)
                 for cost, model in more:
                     if cost is None:
                         unknown += 1
                     else:
                         known.append(cost)
                     if model is not None:
-                        models.add(model)
+                        names.add(model)
                 calls += len(more)
-        return {
+                models = sorted(names)
+        return {  # the models list is shared with earlier summaries: never mutated
             "routing_cost_usd": math.fsum(known),
             "routing_unknown_cost_calls": unknown,
-            "routing_models": sorted(models),
+            "routing_models": models,
             "routing_calls": calls,
         }

@@ -38,7 +38,7 @@ class _Ns:
     def __init__(self) -> None:
         self.ledger = Ledger()
         self.ledger_version: Any = None
-        self.cache_key: tuple[Any, ...] | None = None
+        self.cache_key: Any = None  # what ``summary`` was computed for
         self.summary: dict[str, Any] = {}
 
 
@@ -59,6 +59,7 @@ class _Thread:
         "models",
         "namespaces",
         "seen_messages",
+        "sorted_models",
         "unknown",
     )
 
@@ -71,6 +72,7 @@ class _Thread:
         self.known: dict[str, float] = {}
         self.unknown = 0
         self.models: dict[str, int] = {}  # calls per model (a dict: Counter's += is slower)
+        self.sorted_models: list[str] = []  # a new list whenever the set of models changes
         self.changes = 0
 
     def _add(self, call_id: str, rec: Record) -> None:
@@ -83,7 +85,10 @@ class _Thread:
         else:
             self.known[call_id] = cost
         if model is not None:
-            self.models[model] = self.models.get(model, 0) + 1
+            count = self.models.get(model, 0)
+            self.models[model] = count + 1
+            if not count:
+                self.sorted_models = sorted(self.models)
         self.changes += 1
 
     def _remove(self, call_id: str) -> None:
@@ -101,6 +106,7 @@ class _Thread:
                 self.models[model] = left
             else:
                 del self.models[model]
+                self.sorted_models = sorted(self.models)
         self.changes += 1
 
     def add_group(self, group: str, records: dict[str, Record]) -> None:
@@ -127,7 +133,7 @@ class _Thread:
         return {
             "routing_cost_usd": math.fsum(self.known.values()),
             "routing_unknown_cost_calls": unknown,
-            "routing_models": sorted(self.models),
+            "routing_models": self.sorted_models,  # never mutated: shared
             "routing_calls": len(self.known) + unknown,
         }
 
@@ -168,12 +174,20 @@ class ThreadCosts:
                 thread.add_handler(entry.call_id, to_record(entry.cost_usd, entry.model))
 
     def observe_writes(self, thread_id: str, writes: Sequence[tuple[str, Any]]) -> None:
-        """Take the routed messages among a task's writes (any channel; a message or a list)."""
-        batches = [
-            value if isinstance(value, list) else [value]
-            for _channel, value in writes
-            if isinstance(value, BaseMessage) or is_message_list(value)
-        ]
+        """Take the routed messages among a task's writes (any channel; a message or a list).
+
+        A task that writes the ledger channel is skipped: its graph's cost is its ledger, which
+        ``summary`` reads (and a graph without one reads its own channels there).
+        """
+        batches: list[list[Any]] = []
+        for channel, value in writes:
+            if channel == LEDGER_CHANNEL:
+                return
+            if type(value) is list:
+                if is_message_list(value):
+                    batches.append(value)
+            elif isinstance(value, BaseMessage):
+                batches.append([value])
         if not batches:
             return
         with self._lock:
@@ -193,48 +207,52 @@ class ThreadCosts:
 
         ``new_versions`` (what ``put`` receives) names the channels written since the parent
         checkpoint: once a (thread, namespace) has been read in full, only those are rescanned.
+        This runs on every put, on caches the graph's own work has just evicted: it is one
+        function with few lookups, on purpose.
         """
-        with self._lock:
-            return self._summary(thread_id, ns, checkpoint, new_versions)
-
-    def _summary(
-        self,
-        thread_id: str,
-        ns: str,
-        checkpoint: Mapping[str, Any],
-        new_versions: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        if self.handler is not None:
-            self._pull_handler()
-        thread = self._thread(thread_id)
         values: Mapping[str, Any] = checkpoint.get("channel_values") or {}
-        space = thread.namespaces.get(ns)
-        names: Iterable[str]
-        if space is None:
-            space = thread.namespaces[ns] = _Ns()
-            names = values  # first sight of this namespace: every channel
-        else:
-            names = values if new_versions is None else new_versions
         ledger: Any = values.get(LEDGER_CHANNEL)
-        has_ledger = isinstance(ledger, list | tuple)
-        if has_ledger:
-            version = (checkpoint.get("channel_versions") or {}).get(LEDGER_CHANNEL)
-            if version is None or version != space.ledger_version:
-                space.ledger = space.ledger.read(ledger)
-                space.ledger_version = version if version is not None else object()
-        if not has_ledger:  # the ledger, when there is one, is the state's cost
+        has_ledger = type(ledger) is list or isinstance(ledger, list | tuple)
+        with self._lock:
+            if self.handler is not None:
+                self._pull_handler()
+            threads = self._threads
+            thread = threads.get(thread_id)
+            if thread is None:
+                thread = self._thread(thread_id)
+            else:
+                threads.move_to_end(thread_id)
+            space = thread.namespaces.get(ns)
+            names: Iterable[str]
+            if space is None:
+                space = thread.namespaces[ns] = _Ns()
+                names = values  # first sight of this namespace: every channel
+            else:
+                names = values if new_versions is None else new_versions
+            if has_ledger:  # the ledger, when there is one, is the state's cost
+                version = (checkpoint.get("channel_versions") or {}).get(LEDGER_CHANNEL)
+                if version is None or version != space.ledger_version:
+                    space.ledger = space.ledger.read(ledger)
+                    space.ledger_version = version if version is not None else object()
+                key: tuple[Any, ...] = (space.ledger_version, len(thread.handler))
+                if key != space.cache_key:
+                    space.summary = space.ledger.summary(thread.handler)
+                    space.cache_key = key
+                return space.summary
+            seen = thread.seen_messages
             for name in names:
                 value: Any = values.get(name)
-                if is_message_list(value):
-                    for group, records in new_message_groups(value, thread.seen_messages):
+                if type(value) is not list or not value:
+                    continue
+                last = value[-1]
+                if getattr(last, "id", None) in seen:  # nothing new (``put_writes`` saw it)
+                    continue
+                if isinstance(last, BaseMessage) or isinstance(value[0], BaseMessage):
+                    for group, records in new_message_groups(value, seen):
                         thread.add_group(group, records)
-        if not has_ledger and not thread.groups and not thread.handler:
-            return {}
-        key = (space.ledger_version, len(thread.handler)) if has_ledger else (thread.changes,)
-        if key != space.cache_key:
-            if has_ledger:
-                space.summary = space.ledger.summary(thread.handler)
-            else:
+            if not thread.groups and not thread.handler:
+                return {}
+            if thread.changes != space.cache_key:
                 space.summary = thread.summary()
-            space.cache_key = key
-        return space.summary
+                space.cache_key = thread.changes
+            return space.summary
