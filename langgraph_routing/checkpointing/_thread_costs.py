@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
@@ -184,9 +184,9 @@ class ThreadCosts:
             if channel == LEDGER_CHANNEL:
                 return
             if type(value) is list:
-                if is_message_list(value):
+                if is_message_list(value) and any(isinstance(m, AIMessage) for m in value):
                     batches.append(value)
-            elif isinstance(value, BaseMessage):
+            elif isinstance(value, AIMessage):  # tool results hold no cost: not read here
                 batches.append([value])
         if not batches:
             return
