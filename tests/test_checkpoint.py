@@ -129,6 +129,31 @@ def test_summary_uses_fsum_and_counts_unknown() -> None:
     }
 
 
+def test_a_ledger_read_one_entry_at_a_time_sums_as_one_read_in_bulk() -> None:
+    """Puts read a growing ledger's new entries one by one, a first read reads it in bulk:
+    both count the same (odd costs are unknown or converted alike, never 0)."""
+    from langgraph_routing.checkpointing._summary import Ledger
+
+    odd: list[Any] = [0.1, None, 3, float("nan"), "abc", True, -1.0, float("inf"), 0.2]
+    entries = [_entry(f"c{i}", f"m{i % 4}", odd[i % len(odd)]) for i in range(40)]
+    entries.append({"call_id": "obj", "model": None, "cost_usd": 0.5})
+    grown = Ledger()
+    for end in range(1, len(entries) + 1):
+        grown = grown.read(entries[:end])
+    bulk = Ledger().read(entries)
+    assert len(entries) > 8  # past the bulk threshold: the two paths differ
+    assert grown.summary({}) == bulk.summary({})
+    summary = bulk.summary({})
+    valid = {0, 2, 8}  # 0.1, 3 (an int, converted) and 0.2; the rest are unknown
+    known = [float(odd[i % len(odd)]) for i in range(40) if i % len(odd) in valid] + [0.5]
+    assert summary == {
+        "routing_cost_usd": math.fsum(known),
+        "routing_unknown_cost_calls": 41 - len(known),
+        "routing_models": ["m0", "m1", "m2", "m3"],
+        "routing_calls": 41,
+    }
+
+
 def test_summary_absent_channels_and_no_other_keys() -> None:
     assert routing_summary({"messages": ["hi"], "notes": SECRET}) == {}
     assert routing_summary({"stop_reason": "budget_exhausted"}) == {

@@ -58,9 +58,9 @@ def _field(entry: Any, name: str) -> Any:
 def to_record(cost: Any, model: Any) -> Record:
     """(cost, model) of one call: a finite non-negative number or None, a name or None."""
     kind = type(cost)
-    if kind is float and cost - cost == 0.0:  # the common case: a finite float
+    if kind is float and cost - cost == 0.0 and cost >= 0.0:  # the common case
         known: float | None = cost
-    elif kind is bool or not isinstance(cost, int | float) or not math.isfinite(cost):
+    elif kind is bool or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
         known = None
     else:
         known = float(cost)
@@ -232,6 +232,10 @@ def _routing_of(message: Any) -> Mapping[str, Any] | None:
     return routing if isinstance(routing, Mapping) else None
 
 
+_BULK = 8
+"""Above this many new entries, a ledger is read with comprehensions (a first read)."""
+
+
 class Ledger:
     """Running totals of one ledger channel (known costs, unknown count, models).
 
@@ -254,8 +258,13 @@ class Ledger:
         """Add the entries appended since the last read (what ``add_costs`` does); a ledger
         that was not appended to is read again in full (into a new object, returned).
 
-        Plain loops, not comprehensions: this runs on puts, usually for one new entry, and
-        (before Python 3.12) each comprehension is a function call of its own.
+        A put usually brings one new entry: it is read in a plain loop (before Python 3.12
+        each comprehension is a function call of its own); many are read in bulk.
+
+        >>> ledger = Ledger().read([{"call_id": "a", "model": "m", "cost_usd": 0.5}])
+        >>> ledger = ledger.read([*ledger.entries, {"call_id": "b", "model": "n", "cost_usd": None}])
+        >>> ledger.known, ledger.unknown, ledger.summary({})["routing_models"]
+        ([0.5], 1, ['m', 'n'])
         """
         n = len(self.entries)
         start = 0
@@ -266,7 +275,25 @@ class Ledger:
             ) == self.last:
                 start = n
         totals = self if start or not n else Ledger()
-        known, models = totals.known, totals.models
+        if len(entries) - start > _BULK:
+            unknown, new_model = totals._add_bulk(entries[start:])
+        else:
+            unknown, new_model = totals._add_few(entries, start)
+        if new_model:
+            totals._sorted = sorted(totals.models)
+        totals.unknown += unknown
+        totals.entries = entries
+        if entries:
+            last = entries[-1]
+            totals.last = last.get("call_id") if type(last) is dict else _field(last, "call_id")
+        else:
+            totals.last = None
+        totals._ids = None
+        return totals
+
+    def _add_few(self, entries: Sequence[Any], start: int) -> tuple[int, bool]:
+        """Add ``entries[start:]`` one by one: (unknown costs, whether a model is new)."""
+        known, models = self.known, self.models
         unknown, new_model = 0, False
         for i in range(start, len(entries)):
             entry = entries[i]
@@ -274,7 +301,7 @@ class Ledger:
                 cost, model = entry.get("cost_usd"), entry.get("model")
             else:  # CostEntry objects, other mappings
                 cost, model = _field(entry, "cost_usd"), _field(entry, "model")
-            if type(cost) is float and cost - cost == 0.0:  # a finite float
+            if type(cost) is float and cost - cost == 0.0 and cost >= 0.0:  # the common case
                 known.append(cost)
             elif cost is None:
                 unknown += 1
@@ -287,17 +314,32 @@ class Ledger:
             if type(model) is str and model and model not in models:
                 models.add(model)
                 new_model = True
-        if new_model:
-            totals._sorted = sorted(models)
-        totals.unknown += unknown
-        totals.entries = entries
-        if entries:
-            last = entries[-1]
-            totals.last = last.get("call_id") if type(last) is dict else _field(last, "call_id")
-        else:
-            totals.last = None
-        totals._ids = None
-        return totals
+        return unknown, new_model
+
+    def _add_bulk(self, tail: Sequence[Any]) -> tuple[int, bool]:
+        """Like :meth:`_add_few` for many entries (a first read): comprehensions, faster in
+        bulk."""
+        try:  # dicts (the ledger's shape)
+            costs = [e.get("cost_usd") for e in tail]
+            names = {e.get("model") for e in tail}
+        except AttributeError:  # CostEntry objects
+            costs = [_field(e, "cost_usd") for e in tail]
+            names = {_field(e, "model") for e in tail}
+        finite = [c for c in costs if type(c) is float and c - c == 0.0 and c >= 0.0]
+        self.known.extend(finite)
+        unknown = costs.count(None)
+        if len(finite) + unknown != len(costs):  # ints, numpy scalars, nan, garbage
+            for cost in costs:
+                if cost is None or (type(cost) is float and cost - cost == 0.0 and cost >= 0.0):
+                    continue
+                value = to_record(cost, None)[0]
+                if value is None:
+                    unknown += 1
+                else:
+                    self.known.append(value)
+        before = len(self.models)
+        self.models.update([m for m in names if type(m) is str and m])
+        return unknown, len(self.models) != before
 
     def ids(self) -> set[str]:
         if self._ids is None:
