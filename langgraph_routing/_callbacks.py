@@ -102,7 +102,7 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         self._outer: CostCallbackHandler | None = None
         # routed answers' records, turned into entries on the next read (or add): building
         # them is most of the handler's work, and most ledgers are read once, at the end
-        self._deferred: deque[tuple[Mapping[str, Any], Mapping[str, Any], str, str]] = deque()
+        self._deferred: deque[tuple[Mapping[str, Any], Mapping[str, Any], UUID, str]] = deque()
 
     def __repr__(self) -> str:
         entries = self.entries
@@ -205,12 +205,12 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
             return self._insert(entry)
 
     def _add_routed(
-        self, routing: Mapping[str, Any], usage: Mapping[str, Any], fallback_id: str, run: str
+        self, routing: Mapping[str, Any], usage: Mapping[str, Any], call_run: UUID, run: str
     ) -> None:
         if self.budget_usd is not None or self._outer is not None:
-            super()._add_routed(routing, usage, fallback_id, run)  # spend must be known now
+            super()._add_routed(routing, usage, call_run, run)  # spend must be known now
             return
-        self._deferred.append((routing, usage, fallback_id, run))  # atomic: no lock
+        self._deferred.append((routing, usage, call_run, run))  # atomic: no lock
         if len(self._deferred) > _MAX_DEFERRED:  # a ledger nobody reads: build the oldest
             with self._lock:  # in one batch (one call in _FLUSH_BATCH pays ~4 µs per entry)
                 self._flush(keep=_MAX_DEFERRED - _FLUSH_BATCH)
@@ -221,11 +221,13 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
         deferred = self._deferred
         while len(deferred) > keep:
             try:
-                routing, usage, fallback_id, run = deferred.popleft()
+                routing, usage, call_run, run = deferred.popleft()
             except IndexError:  # pragma: no cover - emptied by another thread's read
                 return
             try:
-                entries = entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run)
+                entries = entries_from_routing(
+                    routing, usage, fallback_id=str(call_run), run_id=run
+                )
             except Exception as exc:  # a malformed record: skipped, as a callback would skip it
                 _log.warning("cost tracking skipped one event: %s", type(exc).__name__)
                 continue
@@ -390,9 +392,14 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         try:  # every call takes this path: no decorator
-            pending = self._end(run_id)
+            with self._lock:
+                pending = self._pending.pop(run_id, None)
             if pending is None:
                 return
+            if not pending.reserved_usd:  # the common case: nothing to give back
+                self._ended(pending, response, run_id)
+                return
+            forget(run_id)
             try:
                 self._ended(pending, response, run_id)
             finally:

@@ -72,6 +72,24 @@ class _Pending:
         return str(thread_id) if thread_id else None
 
 
+def routed_record(response: LLMResult) -> tuple[Mapping[str, Any] | None, Mapping[str, Any]]:
+    """(the routing record, the usage) of a routed answer; (None, usage) for another model's."""
+    generations = response.generations
+    if not generations or not generations[0]:
+        return None, {}
+    generation = generations[0][0]
+    message = getattr(generation, "message", None)
+    answered: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
+    routing = answered.get("routing")
+    if routing is None:
+        routing = (generation.generation_info or {}).get("routing")
+    usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
+    # exact type first: an abstract-class check is slow on this path, which every call takes
+    if type(routing) is dict or isinstance(routing, Mapping):
+        return routing, usage
+    return None, usage
+
+
 class CostEvents:
     """Turns call ends and failures into entries; the handler provides ``add``."""
 
@@ -82,27 +100,24 @@ class CostEvents:
         raise NotImplementedError
 
     def _add_routed(
-        self, routing: Mapping[str, Any], usage: Mapping[str, Any], fallback_id: str, run: str
+        self, routing: Mapping[str, Any], usage: Mapping[str, Any], call_run: UUID, run: str
     ) -> None:
-        """Add the entries of a routed call's record (a handler may defer building them)."""
+        """Add the entries of a routed call's record (a handler may defer building them);
+        ``call_run`` is the call's own run id, ``run`` the run it belongs to."""
+        fallback_id = str(call_run)
         for entry in entries_from_routing(routing, usage, fallback_id=fallback_id, run_id=run):
             self.add(entry)
 
     def _ended(self, pending: _Pending, response: LLMResult, run_id: UUID) -> None:
+        routing, usage = routed_record(response)
+        if routing is not None:  # a routed call's record, read without copies
+            self._add_routed(routing, usage, run_id, routing.get("run_id") or pending.root)
+            return
         if not response.generations or not response.generations[0]:
             return
         generation = response.generations[0][0]
         message = getattr(generation, "message", None)
         answered: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
-        routing = answered.get("routing")
-        if routing is None:
-            routing = (generation.generation_info or {}).get("routing")
-        usage: Mapping[str, Any] = getattr(message, "usage_metadata", None) or {}
-        # a routed call's record (read without copies; exact type first: an abstract-class
-        # check is slow on this path, which every call takes)
-        if type(routing) is dict or isinstance(routing, Mapping):
-            self._add_routed(routing, usage, str(run_id), routing.get("run_id") or pending.root)
-            return
         meta: dict[str, Any] = {**(generation.generation_info or {}), **answered}
         model = str(meta.get("model_name") or pending.model or "")
         headers = meta.get("headers")

@@ -260,15 +260,10 @@ class RoutingCheckpointer(Delegate, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._observe(config, writes)
+        # routed messages written by a task: a ``DeltaChannel`` (deepagents' ``messages``)
+        # keeps them out of the checkpoint's channel values, so they are read here
+        self._costs.observe_writes(config, writes)
         self._saver.put_writes(config, writes, task_id, task_path)
-
-    def _observe(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]]) -> None:
-        """Routed messages written by a task: a ``DeltaChannel`` (deepagents' ``messages``)
-        keeps them out of the checkpoint's channel values, so they are read here."""
-        thread_id = (config.get("configurable") or {}).get("thread_id")
-        if thread_id is not None:
-            self._costs.observe_writes(str(thread_id), writes)
 
     def delete_thread(self, thread_id: str) -> None:
         self._saver.delete_thread(thread_id)
@@ -334,7 +329,7 @@ class RoutingCheckpointer(Delegate, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._observe(config, writes)
+        self._costs.observe_writes(config, writes)
         await self._acall("put_writes", config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:

@@ -20,7 +20,6 @@ from langgraph_routing.checkpointing._summary import (
     LEDGER_CHANNEL,
     Ledger,
     Record,
-    is_message_list,
     new_message_groups,
     to_record,
 )
@@ -173,8 +172,9 @@ class ThreadCosts:
                 thread = self._thread(str(thread_id))
                 thread.add_handler(entry.call_id, to_record(entry.cost_usd, entry.model))
 
-    def observe_writes(self, thread_id: str, writes: Sequence[tuple[str, Any]]) -> None:
-        """Take the routed messages among a task's writes (any channel; a message or a list).
+    def observe_writes(self, config: Mapping[str, Any], writes: Sequence[tuple[str, Any]]) -> None:
+        """Take the routed messages among a task's writes (any channel; a message or a list)
+        on the thread of ``config`` (the ``put_writes`` config).
 
         A task that writes the ledger channel is skipped: its graph's cost is its ledger, which
         ``summary`` reads (and a graph without one reads its own channels there).
@@ -184,12 +184,18 @@ class ThreadCosts:
             if channel == LEDGER_CHANNEL:
                 return
             if type(value) is list:
-                if is_message_list(value) and any(isinstance(m, AIMessage) for m in value):
+                if value and (
+                    isinstance(value[-1], AIMessage) or any(isinstance(m, AIMessage) for m in value)
+                ):
                     batches.append(value)
             elif isinstance(value, AIMessage):  # tool results hold no cost: not read here
                 batches.append([value])
         if not batches:
             return
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if thread_id is None:
+            return
+        thread_id = thread_id if type(thread_id) is str else str(thread_id)
         with self._lock:
             thread = self._thread(thread_id)
             for batch in batches:
