@@ -236,3 +236,36 @@ def test_subgraph_thread_cost_equals_gateway_spend(gateway: LocalGateway, gatewa
     meta = stamp(cp, "s1")
     assert meta["routing_calls"] == 2
     assert meta["routing_cost_usd"] == pytest.approx(gateway.total_spend, abs=1e-12)
+
+
+def test_our_template_inside_a_plain_parent_graph_counts_once_on_both_levels(
+    gateway: LocalGateway, gateway_key: str
+) -> None:
+    """The template (a ``costs`` ledger) as a node of a ``MessagesState`` parent: its tasks'
+    writes are not read in ``put_writes`` (its ledger is its cost), the parent reads the
+    routed messages it receives. Both levels stamp every call once."""
+    from langgraph_routing import create_routing_agent
+    from langgraph_routing.demo import DEMO_TOOLS
+
+    cp = RoutingCheckpointer(InMemorySaver())
+    template = create_routing_agent(DEMO_TOOLS, base_url=gateway.base_url, api_key=gateway_key)
+    outer = StateGraph(MessagesState)
+    outer.add_node("assistant", template)
+    outer.add_edge(START, "assistant")
+    outer.add_edge("assistant", END)
+    graph = outer.compile(checkpointer=cp)
+    graph.invoke({"messages": [HumanMessage("What is 17.5 * 4 + 12?")]}, cfg("nested"))
+    calls = len(gateway.log)
+    assert calls >= 2  # a tool choice and a synthesis at least
+    meta = stamp(cp, "nested")
+    assert meta["routing_calls"] == calls
+    assert meta["routing_cost_usd"] == pytest.approx(gateway.total_spend, abs=1e-12)
+    inner = [
+        t
+        for t in cp.list(cfg("nested"))
+        if t.config["configurable"]["checkpoint_ns"] and "routing_calls" in t.metadata
+    ]
+    assert inner, "the template checkpointed in its own namespace"
+    last = max(inner, key=lambda t: t.metadata["routing_calls"])
+    assert last.metadata["routing_calls"] == calls
+    assert last.metadata["routing_cost_usd"] == pytest.approx(gateway.total_spend, abs=1e-12)
