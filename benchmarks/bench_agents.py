@@ -1,6 +1,7 @@
 """User-level benchmark: the routing agent and RoutingMiddleware vs plain ``create_agent``.
 
     python benchmarks/bench_agents.py [--runs 5] [--latency-scale 0.1] [--json out.json]
+                                      [--hard-synthesis gpt-4o]
 
 A question mix (the six demo questions, a two-tool question, a no-tool question and a
 long-context synthesis) runs through four agents on one LocalGateway:
@@ -9,6 +10,9 @@ long-context synthesis) runs through four agents on one LocalGateway:
   (b) ``langchain.agents.create_agent`` on claude-3-5-sonnet-20241022 (the frontier model),
   (c) ``create_agent`` on gpt-4o-mini,
   (d) ``create_agent`` + ``RoutingMiddleware`` (default policy, ``router=DifficultyRouter``).
+
+``--hard-synthesis MODEL`` gives (a) and (d) the default policy with MODEL as the hard model of
+its synthesis rule (the frontier model by default), e.g. ``gpt-4o``, whose input costs less.
 
 Per question and in total: median and p95 wall time, cost (the gateway's spend for the run),
 number of model calls, and the quality guard: the answer uses every tool result the frontier
@@ -161,20 +165,34 @@ def make_gateway(scale: float | None) -> tuple[LocalGateway, str]:
     return LocalGateway(), "no latency profiles (LocalGateway answers at once)"
 
 
-def build_agents(gw: LocalGateway) -> dict[str, tuple[Any, str]]:
+def routed_policy(hard_synthesis: str | None = None) -> RoutingPolicy:
+    """The policy of the routed agents (a) and (d): the default one, or the default one with
+    ``hard_synthesis`` as the hard model of its synthesis difficulty rule."""
+    policy = RoutingPolicy.default()
+    if hard_synthesis is None:
+        return policy
+    easy = policy.tasks["tool_select"].model
+    return policy.updated({"difficulty": {"synthesize": {"easy": easy, "hard": hard_synthesis}}})
+
+
+def build_agents(
+    gw: LocalGateway, policy: RoutingPolicy | None = None
+) -> dict[str, tuple[Any, str]]:
     """name -> (agent, the model its first tool-choosing call goes to)."""
 
     def chat(model: str) -> ChatOpenAI:
         return ChatOpenAI(model=model, base_url=gw.base_url, api_key=gw.master_key, max_retries=0)
 
-    policy = RoutingPolicy.default()
+    policy = policy or RoutingPolicy.default()
     select = policy.tasks["tool_select"].model
     routing = RoutingMiddleware(
         policy, base_url=gw.base_url, api_key=gw.master_key, router=DifficultyRouter(policy)
     )
     return {
         "routing_agent": (
-            create_routing_agent(DEMO_TOOLS, base_url=gw.base_url, api_key=gw.master_key),
+            create_routing_agent(
+                DEMO_TOOLS, policy=policy, base_url=gw.base_url, api_key=gw.master_key
+            ),
             select,
         ),
         "create_agent[sonnet]": (create_agent(chat(FRONTIER), DEMO_TOOLS), FRONTIER),
@@ -221,10 +239,12 @@ def quality(q: Question, cells: dict[str, Cell]) -> dict[str, bool]:
     return ok
 
 
-def run(runs: int, scale: float | None) -> dict[str, Any]:
+def run(runs: int, scale: float | None, policy: RoutingPolicy | None = None) -> dict[str, Any]:
     gw, latency_note = make_gateway(scale)
+    rule = (policy or RoutingPolicy.default()).difficulty_of("synthesize")
+    hard = f"hard synthesis on {rule.hard}" if rule is not None else "no synthesis rule"
     with gw:
-        agents = build_agents(gw)
+        agents = build_agents(gw, policy)
         for agent, first in agents.values():  # warm-up (imports, encodings, connections)
             run_once(gw, agent, first, QUESTIONS[0])
         cells = {q.name: {name: Cell() for name in agents} for q in QUESTIONS}
@@ -249,6 +269,7 @@ def run(runs: int, scale: float | None) -> dict[str, Any]:
     guards = {q.name: quality(q, cells[q.name]) for q in QUESTIONS}
     return {
         "latency": latency_note,
+        "policy": f"routed agents: default policy, {hard}",
         "runs": runs,
         "cells": cells,
         "totals": totals,
@@ -260,7 +281,7 @@ def render(result: dict[str, Any], show: Callable[[str], None] = print) -> None:
     cells, totals, guards = result["cells"], result["totals"], result["quality"]
     show(
         f"\n{len(QUESTIONS)} questions x {len(AGENTS)} agents x {result['runs']} runs; "
-        f"{result['latency']}\n"
+        f"{result['latency']}; {result['policy']}\n"
     )
     rows = []
     for q in QUESTIONS:
@@ -316,8 +337,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-scale", type=float, default=0.1)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--hard-synthesis",
+        metavar="MODEL",
+        help="hard model of the routed agents' synthesis rule (default: the policy's, "
+        "claude-3-5-sonnet-20241022)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.runs, None if args.no_latency else args.latency_scale)
+    policy = routed_policy(args.hard_synthesis)
+    result = run(args.runs, None if args.no_latency else args.latency_scale, policy)
     render(result)
     if args.json is not None:
         data = {
