@@ -21,19 +21,18 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from ._budget import admit, check_budget
-from ._cache_marks import cache_writes_of
+from ._budget import check_budget
 from ._cost_events import CostEvents, _Pending
-from ._errors import BudgetExceededError, RoutingError
-from ._grants import forget, give_grant, on_cancel
+from ._errors import BudgetExceededError
+from ._grants import forget
 from ._ledger import CostEntry, entries_from_routing
 from ._policy import RoutingPolicy
 from ._report import CostReport
+from ._run_budget import RunBudget
 from ._runs import run_tracker
 from ._tokens import TokenCounter
 
 _log = logging.getLogger("langgraph_routing.costs")
-_MAX_PENDING = 10_000
 _MAX_DEFERRED = 256
 _FLUSH_BATCH = 64  # built together: one entry at a time, on cold caches, costs 4-8x as much
 
@@ -53,7 +52,7 @@ def _never_raises(method: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-class CostCallbackHandler(CostEvents, BaseCallbackHandler):
+class CostCallbackHandler(RunBudget, CostEvents, BaseCallbackHandler):
     """Accumulates a cost ledger from LLM callbacks.
 
     ``budget_usd`` (optional) is a per-run budget. Before each call it reserves the call's
@@ -135,40 +134,12 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
             self._flush()
             return self._spent.get(str(run_id), 0.0)
 
-    def reserved_usd(self, run_id: str | None = None) -> float:
-        """What calls in flight hold against a run's budget (all runs when None): 0 once every
-        call has ended, failed or been cancelled."""
-        with self._lock:
-            if run_id is None:
-                return math.fsum(self._reserved.values())
-            return self._reserved.get(str(run_id), 0.0)
-
-    def _release(self, pending: _Pending) -> None:
-        """Give back what a finished call held (under the lock)."""
-        if pending.reserved_usd:
-            left = self._reserved.get(pending.root, 0.0) - pending.reserved_usd
-            if left > 1e-15:
-                self._reserved[pending.root] = left
-            else:
-                self._reserved.pop(pending.root, None)
-            pending.reserved_usd = 0.0
-
     def _end(self, run_id: UUID) -> _Pending | None:
         with self._lock:
             pending = self._pending.pop(run_id, None)
         if pending is not None and pending.reserved_usd:
             forget(run_id)
         return pending
-
-    def _cancelled(self, run_id: UUID, exc: BaseException) -> None:
-        self.on_llm_error(exc, run_id=run_id)
-
-    def _settle(self, pending: _Pending) -> None:
-        """After the call's entries are in the ledger: release its reservation."""
-        if not pending.reserved_usd:
-            return  # nothing held (no budget): no lock to take
-        with self._lock:
-            self._release(pending)
 
     def entries_since(self, mark: str | None) -> tuple[list[CostEntry], str | None]:
         """``(entries added after the entry whose call id is mark, oldest first; the new mark)``:
@@ -277,101 +248,11 @@ class CostCallbackHandler(CostEvents, BaseCallbackHandler):
                 params.get("tools"),
             )
             with self._lock:
-                self._pending[run_id] = pending
-                if len(self._pending) > _MAX_PENDING:  # runs that never ended
-                    self._release(self._pending.pop(next(iter(self._pending))))
+                self._pending_add(pending)
         except BudgetExceededError:
             raise
         except Exception as exc:  # pragma: no cover - defensive
             _log.warning("cost tracking skipped one event: %s", type(exc).__name__)
-
-    def _admit(
-        self,
-        messages: list[list[BaseMessage]],
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        meta: Mapping[str, Any],
-        params: Mapping[str, Any],
-        model: Any,
-    ) -> None:
-        """Reserve a call's worst case against the run budget, or refuse it."""
-        max_out = params.get("max_tokens") or params.get("max_completion_tokens")
-        task = meta.get("routing_task")
-        routed = "routing_bound_task" in meta  # a RoutingChatModel
-        pinned = params.get("model") if routed else None  # e.g. by a Router: that model
-        prompt = messages[0] if messages else []
-        prompt_tokens = self._counter.count(prompt, "", params.get("tools") or None).tokens
-        reserve_tokens = max_out or self.policy.reserve_output_tokens
-        if routed:
-            try:
-                resolved = self.policy.resolve_task(meta["routing_bound_task"] or None, meta)
-                reserve_tokens = self.policy.reserved_output(
-                    resolved, max_out or meta.get("ls_max_tokens")
-                )
-                if pinned in self.policy.models:
-                    spec = self.policy.models[str(pinned)]
-                    model, reserve_tokens = pinned, min(reserve_tokens, spec.max_output_tokens)
-                else:
-                    model = self.policy.select(
-                        resolved, prompt_tokens, bool(params.get("tools")), reserve_tokens
-                    ).model
-                task = resolved
-            except (ValueError, RoutingError):
-                routed = False  # the model itself will raise on an impossible call
-        pending = _Pending(
-            time.perf_counter(),
-            run_id,
-            parent_run_id,
-            meta,
-            model if isinstance(model, str) else None,
-            task,
-            prompt_tokens,
-        )
-        if pending.model not in self.policy.models:  # no price to reserve with: only noted
-            with self._lock:
-                self._pending_add(pending)
-            return
-        marks = self.policy if routed else None  # only routed calls get our marks
-        writes = cache_writes_of(marks, pending.thread_id, prompt_tokens, prompt)
-        with self._lock:  # admission is atomic: spent + held by calls in flight + this call
-            self._flush()
-            root = pending.root
-            spent = self._spent.get(root, 0.0)
-            held = self._reserved.get(root, 0.0)
-            grant = admit(
-                self.policy.models[str(pending.model)],
-                prompt_tokens,
-                reserve_tokens,
-                (self.budget_usd or 0.0) - spent - held,
-                # a call we cannot shrink must fit whole
-                min_output_tokens=self.policy.budget.min_output_tokens if routed else 10**9,
-                what=(
-                    f"the run budget of ${self.budget_usd:.6f} (spent ${spent:.6f}, "
-                    f"${held:.6f} held by calls in flight)"
-                ),
-                cache_writes=writes,
-            )
-            if grant.admitted:
-                pending.reserved_usd = grant.reserve_usd
-                self._reserved[root] = held + grant.reserve_usd
-                on_cancel(run_id, functools.partial(self._cancelled, run_id))
-                self._pending_add(pending)
-        if not grant.admitted:
-            raise BudgetExceededError(
-                f"run {root}: {grant.message}",
-                scope="run",
-                entity=f"run={root}",
-                spent_usd=spent,
-                budget_usd=self.budget_usd,
-            )
-        if routed:
-            give_grant(run_id, grant.max_tokens, grant.reserve_usd)
-
-    def _pending_add(self, pending: _Pending) -> None:
-        """Keep a call in flight until its end (under the lock)."""
-        self._pending[pending.run_id] = pending
-        if len(self._pending) > _MAX_PENDING:  # runs that never ended
-            self._release(self._pending.pop(next(iter(self._pending))))
 
     @_never_raises
     def on_llm_new_token(  # type: ignore[override]
